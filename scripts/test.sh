@@ -23,6 +23,8 @@ node --import tsx -e 'const m = await import("./test/helpers/identities.ts"); m.
 # A vm run's guest is its own and ends with it (no daemon started on demand, which would outlive a
 # test's leak check); test/vm.test.ts covers the shared guest with TSBOX_VM_IDLE of its own.
 export TSBOX_VM_IDLE=${TSBOX_VM_IDLE:-0}
+# The same for the nest holder of rootless runs (test/nest-holder.test.ts sets its own).
+export TSBOX_NEST_IDLE=${TSBOX_NEST_IDLE:-0}
 shopt -s nullglob
 # (test/api.test.ts is the native backend's library API: in the native lane since stop 46, the vm lane being the
 # longer one — stop 45: vm 21.2 min, native 13.3 min after the checks.)

@@ -50,6 +50,8 @@ export function identityEnv(who: Identity): Record<string, string> {
     TSBOX_ROOTLESS_NETWORK_IDLE: process.env.TSBOX_ROOTLESS_NETWORK_IDLE ?? "0",
     // Likewise each vm run's guest is its own, gone with it; the shared guest on demand is vm.test.ts's case.
     TSBOX_VM_IDLE: process.env.TSBOX_VM_IDLE ?? "0",
+    // And no rootless run leaves a nest holder (its id maps' user namespace) behind: nest-holder.test.ts's case.
+    TSBOX_NEST_IDLE: process.env.TSBOX_NEST_IDLE ?? "0",
     // A suite re-run against another backend (test/vm-isolation.test.ts) sets it for every tsbox it starts.
     ...(process.env.TSBOX_BACKEND ? { TSBOX_BACKEND: process.env.TSBOX_BACKEND } : {}),
     // The test lane's own temp dir (scripts/test.sh), where its leak checks look.

@@ -26,6 +26,7 @@ pub mod leftovers;
 pub mod masked;
 pub mod mountinfo;
 pub mod mounts;
+pub mod namespace_process;
 pub mod namespaces;
 pub mod net;
 pub mod nest;

@@ -16,9 +16,9 @@ use crate::error::{Context, Error};
 use crate::idmap::{self, Method};
 use crate::namespaces::NamespaceKind;
 use crate::spec::{IdMapping, Spec};
-use crate::sys::consts::{CLONE_NEWUSER, O_CLOEXEC, O_RDONLY, SIGKILL};
-use crate::sys::process::{self, Forked};
-use crate::sys::{cred, fd};
+use crate::namespace_process::NamespaceProcess;
+use crate::sys::consts::{CLONE_NEWUSER, O_CLOEXEC, O_RDONLY};
+use crate::sys::{cred, fd, process};
 use std::os::raw::c_int;
 use std::path::Path;
 
@@ -48,32 +48,17 @@ impl Nest {
     /// A new user namespace with these maps (written by newuidmap and
     /// newgidmap), held by a descriptor only: the process made in it exits.
     pub fn make(uid_mappings: &[IdMapping], gid_mappings: &[IdMapping]) -> Result<Nest, Error> {
-        let (go_r, go_w) = fd::pipe().step(|| "creating a pipe")?;
-        let pid = match process::clone_fork(CLONE_NEWUSER) {
-            Ok(Forked::Child) => {
-                let _ = cred::set_pdeathsig(SIGKILL);
-                fd::close(go_w);
-                // Until the parent has opened our namespace (its end closes).
-                let mut b = [0u8; 1];
-                while fd::read(go_r, &mut b).map_or(false, |n| n > 0) {}
-                process::exit_now(0)
-            }
-            Ok(Forked::Parent(pid)) => pid,
-            Err(e) => {
-                fd::close(go_r);
-                fd::close(go_w);
-                return Err(Error::errno("creating a user namespace for the id maps", e));
-            }
-        };
-        fd::close(go_r);
-        let made = idmap::write_both(pid, uid_mappings, gid_mappings, cred::geteuid() == 0)
-            .and_then(|()| {
-                let path = format!("/proc/{}/ns/user", pid);
-                fd::open_path(Path::new(&path), O_RDONLY | O_CLOEXEC, 0).step(|| format!("opening {}", path))
-            });
-        fd::close(go_w);
-        let _ = process::wait(pid);
-        Ok(Nest { fd: made?, uid_mappings: uid_mappings.to_vec(), gid_mappings: gid_mappings.to_vec() })
+        let ns = NamespaceProcess::start(CLONE_NEWUSER, uid_mappings, gid_mappings, || true, "").map_err(Error::setup)?;
+        let path = format!("/proc/{}/ns/user", ns.pid);
+        let opened = fd::open_path(Path::new(&path), O_RDONLY | O_CLOEXEC, 0).step(|| format!("opening {}", path));
+        ns.stop();
+        Ok(Nest { fd: opened?, uid_mappings: uid_mappings.to_vec(), gid_mappings: gid_mappings.to_vec() })
+    }
+
+    /// A nest another process keeps (tsbox-runtime's nest holder): `fd`
+    /// opens its user namespace, whose maps these are.
+    pub fn held(fd: c_int, uid_mappings: Vec<IdMapping>, gid_mappings: Vec<IdMapping>) -> Nest {
+        Nest { fd, uid_mappings, gid_mappings }
     }
 
     /// The same nest on descriptor `target` (a forked run closes all others).

@@ -1,12 +1,12 @@
 //! tsbox-runtime: the single-threaded helper the native backend spawns (and
 //! the vm guest agent runs). See docs/architecture.md "tsbox-runtime protocol".
 //!
-//!   tsbox-runtime run --bundle DIR [--status-fd N] [--record [--remove] [--front-end] [--log-max-size BYTES] [--log-max-files N]]
+//!   tsbox-runtime run --bundle DIR [--status-fd N] [--record [--remove] [--front-end] [--log-max-size BYTES] [--log-max-files N]] [--nest-idle S]
 //!   tsbox-runtime exec --pid PID --process FILE [--bundle DIR] [--status-fd N] [--detach | --front-end]
 //!   tsbox-runtime seccomp --bundle DIR   (the bundle's filter as raw BPF, for bwrap --seccomp)
 //!   tsbox-runtime stats|pause|resume|delete --bundle DIR; tsbox-runtime update --bundle DIR [--asked RESOURCES-JSON]
 //!   tsbox-runtime monitor --bundle DIR [--status-fd N] [--lock-fd N] [--restart POLICY]
-//!                 [--log-max-size BYTES] [--log-max-files N | --no-log] [--open-stdin] [--attach-first] [--remove] [--front-end TEXT]
+//!                 [--log-max-size BYTES] [--log-max-files N | --no-log] [--open-stdin] [--attach-first] [--remove] [--front-end TEXT] [--nest-idle S]
 //!   tsbox-runtime copy --op stat|read|write --path P [--pid PID | --bundle DIR [--view V]] …
 //!   tsbox-runtime serve --control-fd N
 //!     (the native backend's warm helper: runs over a socket, see serve/)
@@ -22,6 +22,8 @@
 //!     (internal: a user-defined network's name server, started by its first container)
 //!   tsbox-runtime netns-holder --dir DIR --helper pasta|slirp4netns --uid-map M --gid-map M [--idle-seconds S] --ready-fd N
 //!     (internal: started by a rootless container's network keeper)
+//!   tsbox-runtime nest-holder --dir DIR --uid-map M --gid-map M --idle-seconds S --ready-fd N
+//!     (internal: the rootless id maps' user namespace, started by a run with --nest-idle: nest_holder.rs)
 //!   tsbox-runtime --version
 //!
 //! Usage errors: one line on stderr, exit 125.
@@ -35,6 +37,7 @@ mod exec_oom;
 mod flags;
 mod helper;
 mod monitor;
+mod nest_holder;
 mod relay;
 mod run;
 mod serve;
@@ -53,7 +56,7 @@ use monitor::logfile;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
-const USAGE: &str = "usage: tsbox-runtime run --bundle DIR [--status-fd N] [--record [--remove] [--front-end] [--log-max-size BYTES] [--log-max-files N]] | tsbox-runtime exec --pid PID --process FILE [--bundle DIR] [--status-fd N] [--detach | --front-end] | tsbox-runtime seccomp --bundle DIR | tsbox-runtime stats|pause|resume|delete --bundle DIR | tsbox-runtime update --bundle DIR [--asked RESOURCES-JSON] | tsbox-runtime monitor --bundle DIR [--status-fd N] [--lock-fd N] [--restart POLICY] [--log-max-size BYTES] [--log-max-files N | --no-log] [--open-stdin] [--attach-first] [--remove] [--front-end TEXT] | tsbox-runtime copy --op stat|read|write --path P [--pid PID | --bundle DIR [--view merged|layers|upper]] [--follow 1] [--name N] [--content 0] [--markers 1] [--archive 1] [--status-fd N] | tsbox-runtime serve --control-fd N | tsbox-runtime probe | tsbox-runtime userns | tsbox-runtime --version";
+const USAGE: &str = "usage: tsbox-runtime run --bundle DIR [--status-fd N] [--record [--remove] [--front-end] [--log-max-size BYTES] [--log-max-files N]] [--nest-idle S] | tsbox-runtime exec --pid PID --process FILE [--bundle DIR] [--status-fd N] [--detach | --front-end] | tsbox-runtime seccomp --bundle DIR | tsbox-runtime stats|pause|resume|delete --bundle DIR | tsbox-runtime update --bundle DIR [--asked RESOURCES-JSON] | tsbox-runtime monitor --bundle DIR [--status-fd N] [--lock-fd N] [--restart POLICY] [--log-max-size BYTES] [--log-max-files N | --no-log] [--open-stdin] [--attach-first] [--remove] [--front-end TEXT] [--nest-idle S] | tsbox-runtime copy --op stat|read|write --path P [--pid PID | --bundle DIR [--view merged|layers|upper]] [--follow 1] [--name N] [--content 0] [--markers 1] [--archive 1] [--status-fd N] | tsbox-runtime serve --control-fd N | tsbox-runtime probe | tsbox-runtime userns | tsbox-runtime --version";
 
 fn main() {
     let args: Vec<OsString> = std::env::args_os().skip(1).collect();
@@ -159,6 +162,10 @@ fn main() {
             Ok(opts) => container::net::dns_server::main(opts),
             Err(msg) => usage_error(&msg),
         },
+        (Some("nest-holder"), _) => match parse_nest_holder(&args[1..]) {
+            Ok(opts) => nest_holder::holder_main(opts),
+            Err(msg) => usage_error(&msg),
+        },
         (Some("netns-holder"), _) => match parse_holder(&args[1..]) {
             Ok(opts) => container::net::rootless::holder_main(opts),
             Err(msg) => usage_error(&msg),
@@ -235,7 +242,7 @@ fn usage_error(msg: &str) -> i32 {
 }
 
 fn parse_run(args: &[OsString]) -> Result<run::Options, String> {
-    let mut flags = Flags::parse_with_switches(args, &["--bundle", "--status-fd", "--log-max-size", "--log-max-files"], &["--record", "--remove", "--front-end"])?;
+    let mut flags = Flags::parse_with_switches(args, &["--bundle", "--status-fd", "--log-max-size", "--log-max-files", "--nest-idle"], &["--record", "--remove", "--front-end"])?;
     let record = flags.switch("--record");
     let (log_size, log_files) = (flags.number("--log-max-size")?, flags.number("--log-max-files")?);
     let log = match (log_size, log_files) {
@@ -260,6 +267,7 @@ fn parse_run(args: &[OsString]) -> Result<run::Options, String> {
         front_end,
         remove_after_exit: front_end,
         nest: None,
+        nest_idle: nest_idle(&mut flags)?,
         log,
     })
 }
@@ -292,7 +300,7 @@ fn parse_exec(args: &[OsString]) -> Result<exec::Options, String> {
 fn parse_monitor(args: &[OsString]) -> Result<monitor::Options, String> {
     let mut flags = Flags::parse_with_switches(
         args,
-        &["--bundle", "--status-fd", "--lock-fd", "--restart", "--log-max-size", "--log-max-files", "--front-end"],
+        &["--bundle", "--status-fd", "--lock-fd", "--restart", "--log-max-size", "--log-max-files", "--front-end", "--nest-idle"],
         &["--open-stdin", "--attach-first", "--remove", "--no-log"],
     )?;
     let front_end = flags.take("--front-end").map(|t| t.to_string_lossy().into_owned());
@@ -322,6 +330,25 @@ fn parse_monitor(args: &[OsString]) -> Result<monitor::Options, String> {
         attach_first,
         remove: flags.switch("--remove"),
         front_end,
+        nest_idle: nest_idle(&mut flags)?,
+    })
+}
+
+/// `--nest-idle S` (run, monitor): seconds a nest holder started for the run stays unused (nest_holder.rs).
+fn nest_idle(flags: &mut Flags) -> Result<Option<u32>, String> {
+    Ok(flags.number("--nest-idle")?.map(|n| n.min(u32::MAX as u64) as u32))
+}
+
+fn parse_nest_holder(args: &[OsString]) -> Result<nest_holder::HolderOptions, String> {
+    let mut flags = Flags::parse(args, &["--dir", "--uid-map", "--gid-map", "--idle-seconds", "--ready-fd"])?;
+    let text = |v: OsString| v.to_string_lossy().into_owned();
+    let ready = flags.required("--ready-fd", "nest-holder")?;
+    Ok(nest_holder::HolderOptions {
+        dir: PathBuf::from(flags.required("--dir", "nest-holder")?),
+        uid_mappings: text(flags.required("--uid-map", "nest-holder")?),
+        gid_mappings: text(flags.required("--gid-map", "nest-holder")?),
+        idle_seconds: flags.number("--idle-seconds")?.map_or(0, |n| n.min(u32::MAX as u64) as u32),
+        ready_fd: ready.to_str().and_then(|s| s.parse().ok()).ok_or("--ready-fd: expected a file descriptor number")?,
     })
 }
 

@@ -39,6 +39,9 @@ pub struct Options {
     pub remove_after_exit: bool,
     /// A user namespace holding the rootless id maps (the warm helper's).
     pub nest: Option<Nest>,
+    /// Without `nest`: join the data dir's nest holder (nest_holder.rs), starting one that stays this many seconds
+    /// unused, when the maps would need newuidmap/newgidmap.
+    pub nest_idle: Option<u32>,
     /// With `record`: keep the output in the bundle's log (max size, files), as docker does for `logs`.
     pub log: Option<(u64, u32)>,
 }
@@ -100,12 +103,14 @@ pub fn run(opts: Options) -> i32 {
         (true, true) => Removal::AfterExit,
         (true, false) => Removal::Now,
     };
-    let nest = opts.nest;
+    let (nest, nest_idle) = (opts.nest, opts.nest_idle);
     helper::serve(Start {
         status_fd: opts.status_fd,
         front_end: opts.front_end,
         detach: false,
-        load: Box::new(move |events| load(&bundle, events).map(|(spec, cgroup)| Run { spec, cgroup, nest, leftovers: Cell::new(None) })),
+        load: Box::new(move |events| {
+            load(&bundle, events, nest_idle.filter(|_| nest.is_none())).map(|(spec, cgroup, held)| Run { spec, cgroup, nest: nest.or(held), leftovers: Cell::new(None) })
+        }),
         spawn: |r: &Run, on_clone: &mut dyn FnMut(i32)| {
             let placement = r.cgroup.as_ref().map(|c| Placement::open(&*c.manager)).transpose()?;
             let sweeps = r.sweeps();
@@ -236,7 +241,7 @@ fn record_end(bundle: &Path, remove: Removal, fields: Vec<(&str, Json)>) {
     fd::close(lock);
 }
 
-fn load(bundle: &Path, events: &StatusEvents) -> Result<(Spec, Option<Cgroup>), Error> {
+fn load(bundle: &Path, events: &StatusEvents, nest_idle: Option<u32>) -> Result<(Spec, Option<Cgroup>, Option<Nest>), Error> {
     container::trace::mark("run: load");
     let mut spec = Spec::load(bundle)?;
     // Only a run joins a peer container (--network/--pid/--ipc container:X),
@@ -246,6 +251,8 @@ fn load(bundle: &Path, events: &StatusEvents) -> Result<(Spec, Option<Cgroup>), 
     if spec.creates_namespace(NamespaceKind::User) && container::userns_refusal::unmapped_caller() {
         return Err(container::launch::clone_error(&spec, container::sys::errno::EPERM));
     }
+    // Before the cgroup: the holder it may start must not be born in there.
+    let nest = nest_idle.and_then(|idle| crate::nest_holder::nest_for(&spec, bundle, idle));
     // Default: tsbox/<container id> under the cgroup tsbox may use.
     let path = spec
         .linux
@@ -284,7 +291,7 @@ fn load(bundle: &Path, events: &StatusEvents) -> Result<(Spec, Option<Cgroup>), 
         }
     });
     container::trace::mark("run: cgroup made");
-    Ok((spec, cgroup))
+    Ok((spec, cgroup, nest))
 }
 
 pub fn name_of(bundle: &Path) -> String {

@@ -8,11 +8,12 @@ import { openSync } from "node:fs";
 import { TsboxError } from "../../errors.js";
 import type { HandOffOptions } from "../backend.js";
 import { loadAddonSync } from "./addon.js";
+import { nestIdleArgs } from "./nest-idle.js";
 
 /** The helper's arguments for `tsbox-runtime run --record --front-end` on a created bundle (NativeBackend.handOff). */
 export function runHandOffArgs(options: { bundleDir: string; remove: boolean; log?: { maxSize: number; maxFiles: number } }): string[] {
   const log = options.log ? ["--log-max-size", String(options.log.maxSize), "--log-max-files", String(options.log.maxFiles)] : [];
-  return ["run", "--bundle", options.bundleDir, "--record", ...(options.remove ? ["--remove"] : []), "--front-end", ...log];
+  return ["run", "--bundle", options.bundleDir, "--record", ...(options.remove ? ["--remove"] : []), "--front-end", ...log, ...nestIdleArgs()];
 }
 
 /** execve of `binary` with `args` in this process's place: returns only by throwing. */

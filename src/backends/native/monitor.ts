@@ -9,6 +9,7 @@ import { spawn } from "node:child_process";
 import type { Readable } from "node:stream";
 import { TsboxError } from "../../errors.js";
 import type { LaunchOptions } from "../backend.js";
+import { nestIdleArgs } from "./nest-idle.js";
 import { readStatusEvents, type StatusEvent, statusErrorToTsboxError } from "./status-events.js";
 
 const STATUS_FD = 3;
@@ -24,6 +25,7 @@ export function monitorArgs(options: LaunchOptions): string[] {
     ...(options.openStdin ? ["--open-stdin"] : []),
     ...(options.beforeStart ? ["--attach-first"] : []),
     ...(options.remove ? ["--remove"] : []),
+    ...nestIdleArgs(),
   ];
 }
 

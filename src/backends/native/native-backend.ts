@@ -22,6 +22,7 @@ import { readStatusEvents, type StatusEvent, statusErrorToTsboxError } from "./s
 import { type SupervisorExit, WarmHelper, WarmHelperGone } from "./warm-helper.js";
 import { requireInitBinary } from "./init-binary.js";
 import { reapWithWorker } from "./worker-children.js";
+import { nestIdleArgs } from "./nest-idle.js";
 
 export interface NativeBackendOptions {
   /** Path of tsbox-runtime; default $TSBOX_RUNTIME or the package's build output. */
@@ -88,7 +89,7 @@ export class NativeBackend implements Backend {
     const stdio = { ...options, recording: options.record !== undefined };
     if (!options.oneShot && this.warm !== null) return this.runWarm(options, stdio);
     const record = options.record ? ["--record", ...(options.record.remove ? ["--remove"] : [])] : [];
-    return this.runHelper(["run", "--bundle", options.bundleDir, ...record], options.spec.process, stdio);
+    return this.runHelper(["run", "--bundle", options.bundleDir, ...record, ...nestIdleArgs()], options.spec.process, stdio);
   }
 
   /**

@@ -20,9 +20,10 @@ use super::spec::Rootless;
 use crate::error::{Context, Error};
 use crate::idmap;
 use crate::json::{self, Json};
+use crate::namespace_process::NamespaceProcess;
 use crate::spec::{IdMapping, Spec};
 use crate::sys::consts::*;
-use crate::sys::process::{self, Forked};
+use crate::sys::process;
 use crate::sys::types::{PollFd, SigInfoHead};
 use crate::sys::{cred, fd, net, signal};
 use std::fs::{self, File};
@@ -243,22 +244,6 @@ pub fn translate(maps: &[IdMapping], holder: &[IdMapping]) -> Result<Vec<IdMappi
     })
 }
 
-fn maps_arg(maps: &[IdMapping]) -> String {
-    maps.iter().map(|m| format!("{}:{}:{}", m.container_id, m.host_id, m.size)).collect::<Vec<_>>().join(",")
-}
-
-fn parse_maps(text: &str) -> Result<Vec<IdMapping>, String> {
-    text.split(',')
-        .map(|m| {
-            let n: Vec<u32> = m.split(':').filter_map(|x| x.parse().ok()).collect();
-            if n.len() != 3 || n[2] == 0 {
-                return Err(format!("bad id map {:?}", m));
-            }
-            Ok(IdMapping { container_id: n[0], host_id: n[1], size: n[2] })
-        })
-        .collect()
-}
-
 /// Starts `<our binary> netns-holder …` detached and waits until it is ready.
 fn start_holder(r: &Rootless, uid_maps: &[IdMapping], gid_maps: &[IdMapping]) -> Result<Holder, Error> {
     let mut args: Vec<String> = vec![
@@ -268,9 +253,9 @@ fn start_holder(r: &Rootless, uid_maps: &[IdMapping], gid_maps: &[IdMapping]) ->
         "--helper".into(),
         r.helper.clone(),
         "--uid-map".into(),
-        maps_arg(uid_maps),
+        idmap::maps_arg(uid_maps),
         "--gid-map".into(),
-        maps_arg(gid_maps),
+        idmap::maps_arg(gid_maps),
     ];
     if r.idle_seconds > 0 {
         args.extend(["--idle-seconds".to_string(), r.idle_seconds.to_string()]);
@@ -313,7 +298,7 @@ extern "C" fn on_event(_sig: c_int, _info: *mut SigInfoHead, _ctx: *mut c_void) 
 pub fn holder_main(o: HolderOptions) -> i32 {
     let ready = daemon::Ready::new(o.ready_fd);
     let report = |text: &str| ready.report(text);
-    let maps = parse_maps(&o.uid_mappings).and_then(|u| parse_maps(&o.gid_mappings).map(|g| (u, g)));
+    let maps = idmap::parse_maps_arg(&o.uid_mappings).and_then(|u| idmap::parse_maps_arg(&o.gid_mappings).map(|g| (u, g)));
     let (uid_maps, gid_maps) = match maps {
         Ok(m) => m,
         Err(m) => {
@@ -336,7 +321,8 @@ pub fn holder_main(o: HolderOptions) -> i32 {
     let _ = signal::install(SIGTERM, on_term);
     let _ = signal::install(SIGCHLD, on_event);
 
-    let ns = match NamespaceProcess::start(&uid_maps, &gid_maps) {
+    // Its user and network namespaces are the rootless network; lo up in there.
+    let ns = match NamespaceProcess::start(CLONE_NEWUSER | CLONE_NEWNET, &uid_maps, &gid_maps, || net::set_link_up("lo").is_ok(), "bringing lo up in the rootless network namespace failed") {
         Ok(n) => n,
         Err(m) => {
             report(&m);
@@ -382,7 +368,7 @@ pub fn holder_main(o: HolderOptions) -> i32 {
             let _ = fd::read(event_r, &mut byte);
         }
         let helper_done = matches!(helper.try_wait(), Ok(Some(_)));
-        if helper_done || !process::alive(ns.pid, ns.start) || terminated() {
+        if helper_done || !ns.alive() || terminated() {
             break;
         }
         if o.idle_seconds == 0 {
@@ -450,68 +436,6 @@ fn maps_json(maps: &[IdMapping]) -> Json {
             .map(|m| Json::object(vec![("containerID", Json::from(m.container_id)), ("hostID", Json::from(m.host_id)), ("size", Json::from(m.size))]))
             .collect(),
     )
-}
-
-/// The process whose user and network namespaces are the rootless network:
-/// it brings lo up and then only waits, dying with the holder.
-struct NamespaceProcess {
-    pid: i32,
-    start: u64,
-    keep_w: c_int,
-}
-
-impl NamespaceProcess {
-    fn start(uid_maps: &[IdMapping], gid_maps: &[IdMapping]) -> Result<NamespaceProcess, String> {
-        let (go_r, go_w) = fd::pipe().map_err(|e| format!("creating a pipe: {}", e))?;
-        let (done_r, done_w) = fd::pipe().map_err(|e| format!("creating a pipe: {}", e))?;
-        let pid = match process::clone_fork(CLONE_NEWUSER | CLONE_NEWNET) {
-            Ok(Forked::Child) => {
-                let _ = cred::set_pdeathsig(SIGKILL);
-                fd::close(go_w);
-                fd::close(done_r);
-                let mut b = [0u8; 1];
-                if fd::read(go_r, &mut b) != Ok(1) {
-                    process::exit_now(1);
-                }
-                let ok = net::set_link_up("lo").is_ok();
-                let _ = fd::write_all(done_w, if ok { b"1" } else { b"0" });
-                fd::close(done_w);
-                fd::detach_from_parent_fds(&[go_r]);
-                // Until the holder closes its end (or dies).
-                while fd::read(go_r, &mut b).map_or(false, |n| n > 0) {}
-                process::exit_now(0)
-            }
-            Ok(Forked::Parent(pid)) => pid,
-            Err(e) => {
-                let why = crate::userns_refusal::hint(e).map_or(String::new(), |w| format!(" ({})", w));
-                return Err(format!("creating the user and network namespaces{}: {}", why, e));
-            }
-        };
-        fd::close(go_r);
-        fd::close(done_w);
-        let ns = NamespaceProcess { pid, start: process::start_time(pid).unwrap_or(0), keep_w: go_w };
-        let euid = cred::geteuid();
-        let maps = idmap::write_both(pid, uid_maps, gid_maps, euid == 0);
-        if let Err(e) = maps {
-            ns.stop();
-            return Err(e.message);
-        }
-        let _ = fd::write_all(ns.keep_w, b"1");
-        let mut b = [0u8; 1];
-        let ok = fd::read(done_r, &mut b) == Ok(1) && b[0] == b'1';
-        fd::close(done_r);
-        if !ok {
-            ns.stop();
-            return Err("bringing lo up in the rootless network namespace failed".into());
-        }
-        Ok(ns)
-    }
-
-    fn stop(self) {
-        fd::close(self.keep_w);
-        let _ = process::kill(self.pid, SIGKILL);
-        let _ = process::wait(self.pid);
-    }
 }
 
 /// pasta or slirp4netns attached to the namespace process, configured alike.
@@ -616,6 +540,6 @@ mod tests {
         assert_eq!(got, [m(0, 0, 1), m(1, 1, 65536)]);
         let e = translate(&[m(0, 1002, 1)], &holder).unwrap_err();
         assert!(e.message.starts_with("host ids 1002-1002 are not mapped"), "{}", e.message);
-        assert_eq!(parse_maps(&maps_arg(&holder)).unwrap(), holder);
+        assert_eq!(idmap::parse_maps_arg(&idmap::maps_arg(&holder)).unwrap(), holder);
     }
 }

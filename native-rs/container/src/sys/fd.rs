@@ -297,6 +297,18 @@ pub fn poll(fds: &mut [PollFd], timeout_ms: c_int) -> Result<usize, Errno> {
     }
 }
 
+/// An inotify(7) descriptor (close-on-exec, non-blocking) watching `path` for `mask`.
+pub fn inotify_watch(path: &std::path::Path, mask: u32) -> Result<c_int, Errno> {
+    let c_path = super::cpath(path)?;
+    let fd = unsafe { ffi::inotify_init1(O_CLOEXEC | O_NONBLOCK) };
+    Errno::check(fd)?;
+    if let Err(e) = Errno::check(unsafe { ffi::inotify_add_watch(fd, c_path.as_ptr(), mask) }) {
+        close(fd);
+        return Err(e);
+    }
+    Ok(fd)
+}
+
 /// Bytes up to the first newline (or EOF): one message on a pipe whose
 /// write end other processes may still hold.
 pub fn read_line(fd: c_int) -> Vec<u8> {

@@ -29,6 +29,8 @@ extern "C" {
     pub fn chdir(path: *const c_char) -> c_int;
     pub fn fchdir(fd: c_int) -> c_int;
     pub fn flock(fd: c_int, operation: c_int) -> c_int;
+    pub fn inotify_init1(flags: c_int) -> c_int;
+    pub fn inotify_add_watch(fd: c_int, path: *const c_char, mask: u32) -> c_int;
     /// The 64-bit offset variant exists (and is the same) on both targets.
     pub fn lseek64(fd: c_int, offset: i64, whence: c_int) -> i64;
     pub fn fchown(fd: c_int, owner: uid_t, group: gid_t) -> c_int;

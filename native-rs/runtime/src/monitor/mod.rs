@@ -70,6 +70,8 @@ pub struct Options {
     /// `--front-end TEXT`: the CLI's `run -d` became us; print TEXT once it
     /// started (front_end.rs).
     pub front_end: Option<String>,
+    /// Each start's run::Options::nest_idle.
+    pub nest_idle: Option<u32>,
 }
 
 pub fn monitor(mut opts: Options) -> i32 {
@@ -271,6 +273,7 @@ impl Monitor {
             plan: StdioPlan {
                 terminal,
                 open_stdin: opts.open_stdin,
+                nest_idle: opts.nest_idle,
             },
             lock_fd: opts.lock_fd,
             status_fd: opts.status_fd,

@@ -32,6 +32,8 @@ pub struct StdioPlan {
     pub terminal: Option<(u16, u16)>,
     /// Keep stdin open for attached clients (`-i`).
     pub open_stdin: bool,
+    /// run::Options::nest_idle of each start.
+    pub nest_idle: Option<u32>,
 }
 
 /// Both ends of each pipe or the pty: ours (monitor side) and the child's (its fds 0, 1, 2).
@@ -58,7 +60,7 @@ pub fn start(bundle: &Path, plan: &StdioPlan) -> Result<Supervisor, Error> {
     match forked {
         Ok(Forked::Child) => {
             container::process_setup::mark_own_pipes(ends.pipes);
-            child(bundle.to_path_buf(), &ends.child, status_w)
+            child(bundle.to_path_buf(), &ends.child, status_w, plan.nest_idle)
         }
         Ok(Forked::Parent(pid)) => {
             // The child's ends are its own now; ours must not keep its pipes open.
@@ -83,7 +85,7 @@ pub fn start(bundle: &Path, plan: &StdioPlan) -> Result<Supervisor, Error> {
     }
 }
 
-fn child(bundle: PathBuf, stdio: &[c_int; 3], status_w: c_int) -> ! {
+fn child(bundle: PathBuf, stdio: &[c_int; 3], status_w: c_int, nest_idle: Option<u32>) -> ! {
     signal::reset_for_our_code();
     // Its command line is the monitor's: tell the two apart in ps.
     let _ = cred::set_name("tsbox-supervise");
@@ -106,6 +108,7 @@ fn child(bundle: PathBuf, stdio: &[c_int; 3], status_w: c_int) -> ! {
         front_end: false,
         remove_after_exit: false,
         nest: None,
+        nest_idle,
         log: None,
     }))
 }

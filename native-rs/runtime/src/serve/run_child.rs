@@ -64,7 +64,9 @@ fn child(run: &RunRequest, fds: &[c_int], nest: Option<&Nest>) -> ! {
         front_end: false,
         // (the server is a subreaper: it reaps the remover)
         remove_after_exit: true,
+        // The server's own nest, made once (serve/mod.rs).
         nest,
+        nest_idle: None,
         log: None,
     }))
 }

@@ -1,0 +1,155 @@
+/**
+ * The nest holder (native-rs/runtime/src/nest_holder.rs): a rootless user's one-shot runs (the CLI's `run`,
+ * `run -d`) join a user namespace holding the subordinate id maps, kept by `tsbox-runtime nest-holder`, instead of
+ * running newuidmap and newgidmap each. Through the real CLI as root and as each test user: the first such run
+ * starts the holder and the next joins it (the helper's `nest:` marks on TSBOX_TRACE_FD), their containers' ids
+ * land on the host where they would without it, a killed holder is replaced, an idle one leaves (its record
+ * too), and root and a user with one mapped id never start one. Fast tier first: TSBOX_NEST_IDLE's parsing.
+ */
+import { after, afterEach, beforeEach, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { existsSync, readFileSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { nestIdleArgs } from "../src/backends/native/nest-idle.js";
+import { cleanupIdentities, identities } from "./helpers/identities.js";
+import { tsbox } from "./helpers/cli.js";
+import { assertNoLeaks, snapshot, type Snapshot } from "./helpers/leaks.js";
+
+after(cleanupIdentities);
+
+describe("TSBOX_NEST_IDLE", () => {
+  it("is a minute by default, 0 turns the holder off, anything but whole seconds is refused", () => {
+    assert.deepEqual(nestIdleArgs({}), ["--nest-idle", "60"]);
+    assert.deepEqual(nestIdleArgs({ TSBOX_NEST_IDLE: "" }), ["--nest-idle", "60"]);
+    assert.deepEqual(nestIdleArgs({ TSBOX_NEST_IDLE: "5" }), ["--nest-idle", "5"]);
+    assert.deepEqual(nestIdleArgs({ TSBOX_NEST_IDLE: "0" }), []);
+    assert.throws(() => nestIdleArgs({ TSBOX_NEST_IDLE: "1m" }), /TSBOX_NEST_IDLE=1m: expected a whole number of seconds \(0: no holder/);
+  });
+});
+
+const TRACE = { TSBOX_TRACE_FD: "2", TSBOX_NEST_IDLE: "2" };
+
+/** The holder's record (pid, start, namespace pid, …), or undefined when none. */
+function holder(dataDir: string): { pid: number; nsPid: number } | undefined {
+  const file = join(dataDir, "nest", "holder.json");
+  if (!existsSync(file)) return undefined;
+  const [pid, , nsPid] = readFileSync(file, "utf8").split(" ").map(Number);
+  return { pid: pid!, nsPid: nsPid! };
+}
+
+const alive = (pid: number) => existsSync(`/proc/${pid}`) && !/^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, "utf8"));
+
+async function gone(pid: number): Promise<boolean> {
+  for (let i = 0; i < 200 && alive(pid); i++) await new Promise((r) => setTimeout(r, 50));
+  return !alive(pid);
+}
+
+/** "Uid:" and "Gid:" of a process's status, as the host sees them. */
+function hostIds(pid: number): string[] {
+  return readFileSync(`/proc/${pid}/status`, "utf8")
+    .split("\n")
+    .filter((l) => /^(Uid|Gid):/.test(l))
+    .map((l) => l.split(/\s+/)[1]!);
+}
+
+for (const who of identities()) {
+  describe(`the nest holder, as ${who.name}`, () => {
+    let snap: Snapshot;
+    beforeEach(() => {
+      snap = snapshot();
+    });
+    afterEach(async () => {
+      // The holder is a process of the data dir (its command line names it): gone before the leak check.
+      const h = holder(who.dataDir);
+      if (h) assert.ok(await gone(h.pid), "the holder leaves once idle");
+      await assertNoLeaks(snap, [who]);
+    });
+
+    if (who.name !== "user") {
+      it("is never started: the maps need no setuid helper", async () => {
+        const run = await tsbox(who, ["run", "--rm", "busybox", "true"], { env: TRACE });
+        assert.equal(run.code, 0, run.stderr);
+        assert.doesNotMatch(run.stderr, /nest: /);
+        assert.equal(holder(who.dataDir), undefined);
+      });
+      return;
+    }
+
+    it("is started by the first run and joined by the next; the containers' ids land where they would without it", async () => {
+      const idCommand = ["run", "--rm", "-u", "1000:1000", "--group-add", "10", "busybox", "sh", "-c", "id; cat /proc/self/setgroups"];
+      const first = await tsbox(who, idCommand, { env: TRACE });
+      assert.equal(first.code, 0, first.stderr);
+      const without = await tsbox(who, idCommand, { env: { TSBOX_NEST_IDLE: "0" } });
+      assert.equal(without.code, 0, without.stderr);
+      assert.equal(first.stdout, without.stdout, "the same ids, groups and setgroups as without the nest");
+      assert.match(first.stdout, /^uid=1000 gid=1000 groups=10\n/);
+      assert.match(first.stderr, /nest: started a holder/);
+      const h = holder(who.dataDir);
+      assert.ok(h && alive(h.pid) && alive(h.nsPid), "the holder and its namespace's process run");
+
+      const second = await tsbox(who, ["run", "--rm", "busybox", "echo", "hi"], { env: TRACE });
+      assert.equal(second.code, 0, second.stderr);
+      assert.equal(second.stdout, "hi\n");
+      assert.match(second.stderr, /nest: joined the holder's/);
+      assert.doesNotMatch(second.stderr, /nest: started/);
+
+      // Detached (the monitor's runs): the same holder; a host view of the container's ids, nested or not.
+      const detached = await tsbox(who, ["run", "-d", "-u", "1000:1000", "busybox", "sleep", "60"], { env: TRACE });
+      assert.equal(detached.code, 0, detached.stderr);
+      const id = detached.stdout.trim();
+      const pid = Number((await tsbox(who, ["inspect", "-f", "{{.State.Pid}}", id])).stdout.trim());
+      const plain = await tsbox(who, ["run", "-d", "-u", "1000:1000", "busybox", "sleep", "60"], { env: { TSBOX_NEST_IDLE: "0" } });
+      const plainPid = Number((await tsbox(who, ["inspect", "-f", "{{.State.Pid}}", plain.stdout.trim()])).stdout.trim());
+      assert.ok(pid > 0 && plainPid > 0);
+      assert.deepEqual(hostIds(pid), hostIds(plainPid), "uid and gid 1000 of the container on the host, with the nest and without");
+      assert.notEqual(hostIds(pid)[0], "1000", "a subordinate id, not the host's 1000");
+      assert.equal(readFileSync(`/proc/${pid}/uid_map`, "utf8"), readFileSync(`/proc/${plainPid}/uid_map`, "utf8"));
+      assert.deepEqual(holder(who.dataDir), h, "the same holder");
+      assert.equal((await tsbox(who, ["rm", "-f", id, plain.stdout.trim()])).code, 0);
+    });
+
+    it("a killed holder is replaced by the next run; an idle one leaves with its record; 0 starts none", async () => {
+      const first = await tsbox(who, ["run", "--rm", "busybox", "true"], { env: TRACE });
+      assert.equal(first.code, 0, first.stderr);
+      const h = holder(who.dataDir)!;
+      process.kill(h.pid, "SIGKILL");
+      assert.ok(await gone(h.pid));
+      assert.ok(await gone(h.nsPid), "its namespace's process dies with it");
+
+      const next = await tsbox(who, ["run", "--rm", "busybox", "echo", "again"], { env: TRACE });
+      assert.equal(next.code, 0, next.stderr);
+      assert.equal(next.stdout, "again\n");
+      assert.match(next.stderr, /nest: started a holder/);
+      const replaced = holder(who.dataDir)!;
+      assert.notEqual(replaced.pid, h.pid);
+
+      // Idle for TSBOX_NEST_IDLE=2 seconds: it goes, and holder.json with it.
+      assert.ok(await gone(replaced.pid), "the idle holder leaves");
+      assert.ok(await gone(replaced.nsPid));
+      assert.equal(holder(who.dataDir), undefined);
+
+      const off = await tsbox(who, ["run", "--rm", "busybox", "true"], { env: { ...TRACE, TSBOX_NEST_IDLE: "0" } });
+      assert.equal(off.code, 0, off.stderr);
+      assert.doesNotMatch(off.stderr, /nest: /);
+      assert.equal(holder(who.dataDir), undefined);
+    });
+
+    it("leaves when its data dir's record is removed", async () => {
+      const first = await tsbox(who, ["run", "--rm", "busybox", "true"], { env: { ...TRACE, TSBOX_NEST_IDLE: "600" } });
+      assert.equal(first.code, 0, first.stderr);
+      const h = holder(who.dataDir)!;
+      assert.ok(alive(h.pid));
+      // As `rm -rf` of the data dir does to it.
+      rmSync(join(who.dataDir, "nest", "holder.json"));
+      assert.ok(await gone(h.pid), "the holder leaves at once, not after its 600 seconds");
+      assert.ok(await gone(h.nsPid));
+    });
+
+    it("refuses a TSBOX_NEST_IDLE that is not whole seconds, before making anything", async () => {
+      const run = await tsbox(who, ["run", "--rm", "busybox", "true"], { env: { TSBOX_NEST_IDLE: "soon" } });
+      assert.equal(run.code, 125);
+      assert.match(run.stderr, /TSBOX_NEST_IDLE=soon: expected a whole number of seconds/);
+      assert.equal((await tsbox(who, ["ps", "-aq"])).stdout, "");
+    });
+  });
+}
