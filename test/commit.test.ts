@@ -656,6 +656,28 @@ for (const who of identities()) {
       assert.match(r.stderr, /^tsbox: .*read-only file system/im);
     });
 
+    it("two cp into a stopped container at once: the second waits for the first's view of its layers, and both land", async () => {
+      // Each mounts the container's overlay in a namespace of its own; a second mount of the same upper and work dirs
+      // beside the first cleaned the first's work dir, or failed itself ("mounting overlay …: No such file or directory").
+      await cli(["run", "--name", "stopped", "busybox", "true"]);
+      const feed = new PassThrough();
+      const body = Buffer.alloc(300_000, 7);
+      feed.write(entryHeader({ path: "first", type: "file", mode: 0o644, mtime: 0 }, body.length));
+      feed.write(body.subarray(0, 100_000));
+      const first = tsbox(who, ["cp", "-", "stopped:/"], { stdin: feed, timeoutMs: 60_000 });
+      // The first holds its view (its input stays open) while the second starts.
+      await new Promise((r) => setTimeout(r, 500));
+      writeFileSync(out("second"), "second\n");
+      const second = tsbox(who, ["cp", out("second"), "stopped:/second"], { timeoutMs: 60_000 });
+      await new Promise((r) => setTimeout(r, 500));
+      feed.end(Buffer.concat([body.subarray(100_000), Buffer.alloc(512 - (body.length % 512)), Buffer.alloc(1024)]));
+      const [a, b] = await Promise.all([first, second]);
+      assert.equal(a.code, 0, a.stderr);
+      assert.equal(b.code, 0, b.stderr);
+      const listed = await sh("TSBOX cp stopped:/second - | tar -xO; TSBOX cp stopped:/first - | tar -xO | wc -c");
+      assert.equal(listed.stdout, "second\n300000\n", listed.stderr);
+    });
+
     it("Ctrl-C or SIGTERM of cp (the terminal signals the process group, a process manager the CLI alone) keeps the file it was to replace and leaves no temp, either way", async () => {
       // Random bytes: zeros would become holes, written at once.
       await cli(["run", "-d", "--name", "cpint", "busybox", "sh", "-c", "head -c 150000000 /dev/urandom > /big && echo old > /old && sleep 600"]);

@@ -14,11 +14,15 @@
 use container::copy::op::perform;
 use container::copy::owners::Owners;
 use container::error::Error;
+use container::net::lock::Lock;
 pub use container::copy::op::Op;
 use container::status::StatusEvents;
 use container::view::{self, View};
 use container::Spec;
 use std::path::PathBuf;
+
+/// The bundle's file that serializes its merged views (copies of a stopped container).
+const VIEW_LOCK: &str = "view.lock";
 
 pub enum Target {
     Host,
@@ -65,6 +69,10 @@ pub fn copy(opts: Options) -> i32 {
         Target::Stopped(bundle, v) => Spec::load(&bundle).map_err(Error::from).and_then(|spec| {
             let (uids, gids) = (spec.linux.uid_mappings.clone(), spec.linux.gid_mappings.clone());
             name_ids(&mut op, if uids.is_empty() { None } else { Some(Owners { uids, gids }) });
+            // One merged view of a bundle at a time: the overlay's mount cleans its work dir, so a second mount of
+            // the same upper and work dirs beside the first (two copies into a stopped container at once) reset the
+            // first's work dir, or failed itself ("mounting overlay on …/rootfs: No such file or directory").
+            let _one_view = if v == View::Merged { Some(Lock::acquire_file(&bundle, VIEW_LOCK)?) } else { None };
             view::run(&spec, v, &mut || perform(&mut op, &path, false), &|e| events.error(e))
         }),
     };

@@ -27,9 +27,17 @@ impl Lock {
         Lock::take(dir, LOCK_EX | LOCK_NB)
     }
 
+    /// Waits for the lock on the file `name` in `dir` (which must exist): one of several locks of a directory.
+    pub fn acquire_file(dir: &Path, name: &str) -> Result<Lock, Error> {
+        Lock::take_file(&dir.join(name), LOCK_EX)?.ok_or_else(|| Error::setup("the lock was not taken"))
+    }
+
     fn take(dir: &Path, operation: c_int) -> Result<Option<Lock>, Error> {
         fs::create_dir_all(dir).step(|| format!("creating {}", dir.display()))?;
-        let path = dir.join("lock");
+        Lock::take_file(&dir.join("lock"), operation)
+    }
+
+    fn take_file(path: &Path, operation: c_int) -> Result<Option<Lock>, Error> {
         let file = OpenOptions::new()
             .read(true)
             .write(true)
