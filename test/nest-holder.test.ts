@@ -8,12 +8,13 @@
  */
 import { after, afterEach, beforeEach, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, readFileSync, rmSync } from "node:fs";
+import { readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { nestIdleArgs } from "../src/backends/native/nest-idle.js";
 import { cleanupIdentities, identities } from "./helpers/identities.js";
 import { tsbox } from "./helpers/cli.js";
 import { assertNoLeaks, snapshot, type Snapshot } from "./helpers/leaks.js";
+import { alive, gone, nestHolder as holder } from "./helpers/nest-holder.js";
 
 after(cleanupIdentities);
 
@@ -28,21 +29,6 @@ describe("TSBOX_NEST_IDLE", () => {
 });
 
 const TRACE = { TSBOX_TRACE_FD: "2", TSBOX_NEST_IDLE: "2" };
-
-/** The holder's record (pid, start, namespace pid, …), or undefined when none. */
-function holder(dataDir: string): { pid: number; nsPid: number } | undefined {
-  const file = join(dataDir, "nest", "holder.json");
-  if (!existsSync(file)) return undefined;
-  const [pid, , nsPid] = readFileSync(file, "utf8").split(" ").map(Number);
-  return { pid: pid!, nsPid: nsPid! };
-}
-
-const alive = (pid: number) => existsSync(`/proc/${pid}`) && !/^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, "utf8"));
-
-async function gone(pid: number): Promise<boolean> {
-  for (let i = 0; i < 200 && alive(pid); i++) await new Promise((r) => setTimeout(r, 50));
-  return !alive(pid);
-}
 
 /** "Uid:" and "Gid:" of a process's status, as the host sees them. */
 function hostIds(pid: number): string[] {

@@ -20,6 +20,7 @@ import { join, posix, relative } from "node:path";
 import { ensureUser, type Identity } from "./helpers/identities.js";
 import { repoRoot, tsbox, type CliResult } from "./helpers/cli.js";
 import { assertNoLeaks, snapshot, type Snapshot } from "./helpers/leaks.js";
+import { endNestHolder } from "./helpers/nest-holder.js";
 import { vmSkip } from "./helpers/vm.js";
 import { danglingMapComments, readPacked, relativeLinks, type Packed } from "../scripts/packed.js";
 
@@ -188,6 +189,8 @@ describe("npm packages", { skip }, () => {
       // vm run started five (TSBOX_VM_IDLE); a user ends them so.
       ok(await asUser(["npx", "tsbox", "network", "prune", "-f"], app), "network prune");
       ok(await asUser(["npx", "tsbox", "vm", "stop"], app), "vm stop");
+      // And the nest holder a rootless run left (a minute, TSBOX_NEST_IDLE) ends as with the data dir removed.
+      assert.ok(await endNestHolder(join(clean.home, ".local", "share", "tsbox")), "the nest holder ends");
       await assertNoLeaks(snap, [clean.who]);
     });
 
@@ -280,6 +283,7 @@ describe("npm packages", { skip }, () => {
     afterEach(async () => {
       ok(await lts(["npx", "tsbox", "network", "prune", "-f"]), "network prune");
       ok(await lts(["npx", "tsbox", "vm", "stop"]), "vm stop");
+      assert.ok(await endNestHolder(join(clean.home, ".local", "share", "tsbox")), "the nest holder ends");
       await assertNoLeaks(snap, [clean.who]);
     });
 

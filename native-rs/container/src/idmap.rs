@@ -78,8 +78,9 @@ pub fn write_both(pid: i32, uid: &[IdMapping], gid: &[IdMapping], privileged: bo
     if method(uid, euid, privileged) == Method::Helper && method(gid, egid, privileged) == Method::Helper {
         let uid_helper = start_helper(pid, IdKind::Uid, uid)?;
         let gid_helper = start_helper(pid, IdKind::Gid, gid);
+        // Both waited for; the uid map's failure is told first, as when they ran in turn.
         let uid_done = uid_helper.finish();
-        return gid_helper?.finish().and(uid_done);
+        return uid_done.and(gid_helper.and_then(Helper::finish));
     }
     write_map(pid, IdKind::Uid, uid, euid, privileged)?;
     write_map(pid, IdKind::Gid, gid, egid, privileged)
