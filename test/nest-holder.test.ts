@@ -109,7 +109,7 @@ for (const who of identities()) {
       const replaced = holder(who.dataDir)!;
       assert.notEqual(replaced.pid, h.pid);
 
-      // Idle for TSBOX_NEST_IDLE=2 seconds: it goes, and holder.json with it.
+      // Idle for TSBOX_NEST_IDLE=2 seconds: it goes, and its record with it.
       assert.ok(await gone(replaced.pid), "the idle holder leaves");
       assert.ok(await gone(replaced.nsPid));
       assert.equal(holder(who.dataDir), undefined);
@@ -126,7 +126,7 @@ for (const who of identities()) {
       const h = holder(who.dataDir)!;
       assert.ok(alive(h.pid));
       // As `rm -rf` of the data dir does to it.
-      rmSync(join(who.dataDir, "nest", "holder.json"));
+      rmSync(join(who.dataDir, "nest", "holder"));
       assert.ok(await gone(h.pid), "the holder leaves at once, not after its 600 seconds");
       assert.ok(await gone(h.nsPid));
     });

@@ -1,12 +1,12 @@
 /**
- * The nest holder's record (native-rs/runtime/src/nest_holder.rs: `<data dir>/nest/holder.json`, "PID START NSPID
+ * The nest holder's record (native-rs/runtime/src/nest_holder.rs: `<data dir>/nest/holder`, "PID START NSPID
  * NSSTART UIDMAP GIDMAP") as tests read it, and its end as a removed data dir ends it.
  */
 import { existsSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 
 export function nestHolder(dataDir: string): { pid: number; nsPid: number } | undefined {
-  const file = join(dataDir, "nest", "holder.json");
+  const file = join(dataDir, "nest", "holder");
   if (!existsSync(file)) return undefined;
   const [pid, , nsPid] = readFileSync(file, "utf8").split(" ").map(Number);
   return { pid: pid!, nsPid: nsPid! };
@@ -24,6 +24,6 @@ export async function gone(pid: number): Promise<boolean> {
 export async function endNestHolder(dataDir: string): Promise<boolean> {
   const h = nestHolder(dataDir);
   if (!h) return true;
-  rmSync(join(dataDir, "nest", "holder.json"), { force: true });
+  rmSync(join(dataDir, "nest", "holder"), { force: true });
   return (await gone(h.pid)) && (await gone(h.nsPid));
 }

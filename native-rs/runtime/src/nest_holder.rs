@@ -5,13 +5,13 @@
 //! CLI process lives for one container. So the first such run of a data dir
 //! starts `tsbox-runtime nest-holder` (detached, as the rootless network's
 //! holder is): a process that keeps a user namespace with the user's maps
-//! for runs to join (`<data dir>/nest/holder.json` names it), until nobody
+//! for runs to join (`<data dir>/nest/holder` names it), until nobody
 //! has for `--idle-seconds` (podman's rootless pause process plays the same
 //! part, but stays until reboot). Each run's container still has a user
 //! namespace of its own, the nest's child (nest.rs says why that is as safe).
 //!
-//! Runs read holder.json; its opens are the holder's sign of use (inotify),
-//! so joining costs a run no write. A holder whose holder.json is gone or
+//! Runs read that file; its opens are the holder's sign of use (inotify),
+//! so joining costs a run no write. A holder whose file is gone or
 //! another's (a data dir removed, a second holder started) leaves at once.
 //! Nothing here may fail a run: without a holder the run maps its ids
 //! itself, as before.
@@ -33,7 +33,8 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-const FILE: &str = "holder.json";
+/// `<data dir>/nest/holder`: one line of text, the `Record`.
+const FILE: &str = "holder";
 
 /// The holder's record: "PID START NSPID NSSTART UIDMAP GIDMAP" (maps as idmap::maps_arg).
 struct Record {
@@ -151,10 +152,9 @@ extern "C" fn on_term(_sig: std::os::raw::c_int, _info: *mut container::sys::typ
     TERM.store(true, Ordering::SeqCst);
 }
 
-/// `tsbox-runtime nest-holder`: makes the namespace, writes holder.json,
+/// `tsbox-runtime nest-holder`: makes the namespace, writes its record,
 /// reports "ok" (or why not) on the ready fd, and stays until no run has
-/// read holder.json for `idle_seconds`, until holder.json is no longer its
-/// own, until SIGTERM, or until the namespace's process dies.
+/// read that file for `idle_seconds`, until it is no longer its own, until SIGTERM, or until the namespace's process dies.
 pub fn holder_main(o: HolderOptions) -> i32 {
     let ready = daemon::Ready::new(o.ready_fd);
     let maps = idmap::parse_maps_arg(&o.uid_mappings).and_then(|u| idmap::parse_maps_arg(&o.gid_mappings).map(|g| (u, g)));
@@ -185,7 +185,7 @@ pub fn holder_main(o: HolderOptions) -> i32 {
         .step(|| format!("creating {}", o.dir.display()))
         .and_then(|()| container::net::files::write(&o.dir, FILE, &record.text()));
     let path = o.dir.join(FILE);
-    // Its inode: holder.json replaced or removed is the sign to leave.
+    // Its inode: the file replaced or removed is the sign to leave.
     let own = written.and_then(|()| fs::metadata(&path).map(|m| (m.dev(), m.ino())).step(|| format!("reading {}", path.display())));
     let watch = own.and_then(|own| {
         fd::inotify_watch(&path, IN_OPEN | IN_ATTRIB | IN_DELETE_SELF | IN_MOVE_SELF).map(|w| (own, w)).step(|| format!("watching {}", path.display()))
@@ -225,7 +225,7 @@ pub fn holder_main(o: HolderOptions) -> i32 {
     0
 }
 
-/// Removes holder.json if it still names this holder.
+/// Removes the file if it still names this holder.
 fn forget(dir: &Path, me: i32) {
     if Record::read(dir).map_or(false, |r| r.pid == me) {
         let _ = fs::remove_file(dir.join(FILE));
