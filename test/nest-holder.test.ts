@@ -8,7 +8,7 @@
  */
 import { after, afterEach, beforeEach, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync, rmSync } from "node:fs";
+import { existsSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { nestIdleArgs } from "../src/backends/native/nest-idle.js";
 import { cleanupIdentities, identities } from "./helpers/identities.js";
@@ -125,10 +125,12 @@ for (const who of identities()) {
       assert.equal(first.code, 0, first.stderr);
       const h = holder(who.dataDir)!;
       assert.ok(alive(h.pid));
-      // As `rm -rf` of the data dir does to it.
-      rmSync(join(who.dataDir, "nest", "holder"));
+      // As `rm -rf` of the data dir does to it: the holder leaves at once, and makes nothing there again (its lock
+      // file and dir, which failed the rmdir of a bench's data dir).
+      rmSync(join(who.dataDir, "nest"), { recursive: true });
       assert.ok(await gone(h.pid), "the holder leaves at once, not after its 600 seconds");
       assert.ok(await gone(h.nsPid));
+      assert.equal(existsSync(join(who.dataDir, "nest")), false);
     });
 
     it("refuses a TSBOX_NEST_IDLE that is not whole seconds, before making anything", async () => {

@@ -217,10 +217,13 @@ pub fn holder_main(o: HolderOptions) -> i32 {
             break;
         }
     }
-    // Under the lock, which a run holds while the holder it starts writes its own record: ours only is removed.
-    let lock = Lock::acquire(&o.dir);
-    forget(&o.dir, me);
-    drop(lock);
+    // A record still ours goes, under the lock a run holds while the holder it starts writes its own. Not when it is
+    // gone: taking the lock would make the dir again under an `rm -rf` of the data dir (its rmdir then failed).
+    if Record::read(&o.dir).map_or(false, |r| r.pid == me) {
+        let lock = Lock::acquire_file(&o.dir, "lock");
+        forget(&o.dir, me);
+        drop(lock);
+    }
     ns.stop();
     0
 }
