@@ -7,6 +7,7 @@ use crate::error::{Context, Error};
 use crate::sys::consts::F_SETFD;
 use crate::sys::process::{self, Forked};
 use crate::sys::{fd, ffi, signal};
+use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 
 /// Runs `<our executable> ARGS… --ready-fd N` detached; returns its ready line.
@@ -23,7 +24,9 @@ pub fn spawn(args: &[String]) -> Result<String, Error> {
             unsafe { ffi::setsid() };
             // Dispositions and the mask survive execve: the starter may block SIGTERM.
             signal::reset_all();
+            // Named as the program in ps, not as the path it was run by ("/proc/self/exe nest-holder …").
             let child = Command::new(exe)
+                .arg0("tsbox-runtime")
                 .args(args)
                 .arg("--ready-fd")
                 .arg(ready_w.to_string())
