@@ -336,20 +336,39 @@ fn parse_monitor(args: &[OsString]) -> Result<monitor::Options, String> {
 
 /// `--nest-idle S` (run, monitor): seconds a nest holder started for the run stays unused (nest_holder.rs).
 fn nest_idle(flags: &mut Flags) -> Result<Option<u32>, String> {
-    Ok(flags.number("--nest-idle")?.map(|n| n.min(u32::MAX as u64) as u32))
+    seconds(flags, "--nest-idle")
+}
+
+/// A number of seconds (from 1), as the u32 the daemons keep.
+fn seconds(flags: &mut Flags, name: &str) -> Result<Option<u32>, String> {
+    Ok(flags.number(name)?.map(|n| n.min(u32::MAX as u64) as u32))
+}
+
+/// What both holder daemons (netns-holder, nest-holder) are given.
+struct HolderArgs {
+    dir: PathBuf,
+    uid_mappings: String,
+    gid_mappings: String,
+    idle_seconds: u32,
+    ready_fd: i32,
+}
+
+fn holder_args(flags: &mut Flags, command: &str) -> Result<HolderArgs, String> {
+    let text = |v: OsString| v.to_string_lossy().into_owned();
+    let ready = flags.required("--ready-fd", command)?;
+    Ok(HolderArgs {
+        dir: PathBuf::from(flags.required("--dir", command)?),
+        uid_mappings: text(flags.required("--uid-map", command)?),
+        gid_mappings: text(flags.required("--gid-map", command)?),
+        idle_seconds: seconds(flags, "--idle-seconds")?.unwrap_or(0),
+        ready_fd: ready.to_str().and_then(|s| s.parse().ok()).ok_or("--ready-fd: expected a file descriptor number")?,
+    })
 }
 
 fn parse_nest_holder(args: &[OsString]) -> Result<nest_holder::HolderOptions, String> {
     let mut flags = Flags::parse(args, &["--dir", "--uid-map", "--gid-map", "--idle-seconds", "--ready-fd"])?;
-    let text = |v: OsString| v.to_string_lossy().into_owned();
-    let ready = flags.required("--ready-fd", "nest-holder")?;
-    Ok(nest_holder::HolderOptions {
-        dir: PathBuf::from(flags.required("--dir", "nest-holder")?),
-        uid_mappings: text(flags.required("--uid-map", "nest-holder")?),
-        gid_mappings: text(flags.required("--gid-map", "nest-holder")?),
-        idle_seconds: flags.number("--idle-seconds")?.map_or(0, |n| n.min(u32::MAX as u64) as u32),
-        ready_fd: ready.to_str().and_then(|s| s.parse().ok()).ok_or("--ready-fd: expected a file descriptor number")?,
-    })
+    let h = holder_args(&mut flags, "nest-holder")?;
+    Ok(nest_holder::HolderOptions { dir: h.dir, uid_mappings: h.uid_mappings, gid_mappings: h.gid_mappings, idle_seconds: h.idle_seconds, ready_fd: h.ready_fd })
 }
 
 fn parse_copy(args: &[OsString]) -> Result<copy::Options, String> {
@@ -396,16 +415,9 @@ fn parse_copy(args: &[OsString]) -> Result<copy::Options, String> {
 
 fn parse_holder(args: &[OsString]) -> Result<container::net::rootless::HolderOptions, String> {
     let mut flags = Flags::parse(args, &["--dir", "--helper", "--uid-map", "--gid-map", "--idle-seconds", "--ready-fd"])?;
-    let text = |v: OsString| v.to_string_lossy().into_owned();
-    let ready = flags.required("--ready-fd", "netns-holder")?;
-    Ok(container::net::rootless::HolderOptions {
-        dir: PathBuf::from(flags.required("--dir", "netns-holder")?),
-        helper: text(flags.required("--helper", "netns-holder")?),
-        uid_mappings: text(flags.required("--uid-map", "netns-holder")?),
-        gid_mappings: text(flags.required("--gid-map", "netns-holder")?),
-        idle_seconds: flags.number("--idle-seconds")?.map_or(0, |n| n.min(u32::MAX as u64) as u32),
-        ready_fd: ready.to_str().and_then(|s| s.parse().ok()).ok_or("--ready-fd: expected a file descriptor number")?,
-    })
+    let helper = flags.required("--helper", "netns-holder")?.to_string_lossy().into_owned();
+    let h = holder_args(&mut flags, "netns-holder")?;
+    Ok(container::net::rootless::HolderOptions { dir: h.dir, helper, uid_mappings: h.uid_mappings, gid_mappings: h.gid_mappings, idle_seconds: h.idle_seconds, ready_fd: h.ready_fd })
 }
 
 fn parse_net_attach(args: &[OsString]) -> Result<(PathBuf, i32, u64, PathBuf), String> {

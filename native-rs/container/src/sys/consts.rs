@@ -175,15 +175,16 @@ pub const OVERLAYFS_SUPER_MAGIC: c_long = 0x794c_7630;
 pub const F_GETFL: c_int = 3;
 pub const F_SETFL: c_int = 4;
 pub const POLLIN: i16 = 0x1;
+pub const POLLOUT: i16 = 0x4;
+pub const POLLERR: i16 = 0x8;
+pub const POLLNVAL: i16 = 0x20;
 
 // inotify(7) events
 pub const IN_OPEN: u32 = 0x20;
 pub const IN_ATTRIB: u32 = 0x4;
 pub const IN_DELETE_SELF: u32 = 0x400;
 pub const IN_MOVE_SELF: u32 = 0x800;
-pub const POLLOUT: i16 = 0x4;
-pub const POLLERR: i16 = 0x8;
-pub const POLLNVAL: i16 = 0x20;
+
 pub const AT_SYMLINK_NOFOLLOW: c_int = 0x100;
 pub const AT_REMOVEDIR: c_int = 0x200;
 pub const S_IFCHR: u32 = 0o020000;

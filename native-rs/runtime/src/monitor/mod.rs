@@ -201,6 +201,8 @@ struct Monitor {
     remove: bool,
     open_stdin: bool,
     plan: StdioPlan,
+    /// Each start's run::Options::nest_idle.
+    nest_idle: Option<u32>,
     state: StateFile,
     /// The front end's lock and status fd, until the first start is reported.
     lock_fd: Option<c_int>,
@@ -273,8 +275,8 @@ impl Monitor {
             plan: StdioPlan {
                 terminal,
                 open_stdin: opts.open_stdin,
-                nest_idle: opts.nest_idle,
             },
+            nest_idle: opts.nest_idle,
             lock_fd: opts.lock_fd,
             status_fd: opts.status_fd,
             events: Some(events),
@@ -318,7 +320,7 @@ impl Monitor {
         self.restart_at = None;
         // Room for this run's end on a full disk (a restart's run had the last one's).
         self.state.keep_reserve();
-        match supervisor::start(&self.bundle, &self.plan) {
+        match supervisor::start(&self.bundle, &self.plan, self.nest_idle) {
             Ok(sup) => {
                 let outputs = sup.outputs.clone();
                 self.run = Some(Run {

@@ -32,8 +32,6 @@ pub struct StdioPlan {
     pub terminal: Option<(u16, u16)>,
     /// Keep stdin open for attached clients (`-i`).
     pub open_stdin: bool,
-    /// run::Options::nest_idle of each start.
-    pub nest_idle: Option<u32>,
 }
 
 /// Both ends of each pipe or the pty: ours (monitor side) and the child's (its fds 0, 1, 2).
@@ -47,7 +45,8 @@ struct Ends {
     pipes: u8,
 }
 
-pub fn start(bundle: &Path, plan: &StdioPlan) -> Result<Supervisor, Error> {
+/// `nest_idle`: run::Options::nest_idle.
+pub fn start(bundle: &Path, plan: &StdioPlan, nest_idle: Option<u32>) -> Result<Supervisor, Error> {
     let ends = open_stdio(plan)?;
     let (status_r, status_w) = match fd::pipe().step(|| "creating the status pipe") {
         Ok(p) => p,
@@ -60,7 +59,7 @@ pub fn start(bundle: &Path, plan: &StdioPlan) -> Result<Supervisor, Error> {
     match forked {
         Ok(Forked::Child) => {
             container::process_setup::mark_own_pipes(ends.pipes);
-            child(bundle.to_path_buf(), &ends.child, status_w, plan.nest_idle)
+            child(bundle.to_path_buf(), &ends.child, status_w, nest_idle)
         }
         Ok(Forked::Parent(pid)) => {
             // The child's ends are its own now; ours must not keep its pipes open.
