@@ -116,6 +116,8 @@ fn contract_status_events() {
             let x = x.as_array().unwrap();
             let code = x[0].as_number().unwrap().as_i64().unwrap() as i32;
             events.exited(code, x[1].as_str().map(str::to_string), x[2].as_bool().unwrap());
+        } else if emit.get("recorded").is_some() {
+            events.recorded();
         } else {
             panic!("status-events.json: unknown emit {}", emit);
         }

@@ -150,6 +150,7 @@ pub fn serve<T>(start: Start<T>) -> i32 {
             drop(input);
             if let (Some(e), Some(f)) = (end, start.on_ended) {
                 f(&e);
+                events.recorded();
             }
             code
         }

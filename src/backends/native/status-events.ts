@@ -7,6 +7,8 @@ export type StatusEvent =
   | { event: "warning"; message: string }
   | { event: "error"; kind: string; message: string; exitCode: number }
   | { event: "exited"; exitCode: number; signal: string | null; oomKilled: boolean }
+  /** After `exited`: the end is recorded (state.json written, or the `--rm` container gone); the process exits next. */
+  | { event: "recorded" }
   /** The monitor's socket is up (`tsbox-runtime monitor --attach-first`): attach now, then the container starts. */
   | { event: "listening"; monitorPid: number };
 
@@ -53,6 +55,8 @@ export function parseStatusLine(line: string): StatusEvent | undefined {
       return typeof e.exitCode === "number"
         ? { event: "exited", exitCode: e.exitCode, signal: typeof e.signal === "string" ? e.signal : null, oomKilled: e.oomKilled === true }
         : undefined;
+    case "recorded":
+      return { event: "recorded" };
     default:
       return undefined;
   }
