@@ -17,7 +17,7 @@ import { parseRestartPolicy } from "./containers/restart-policy.js";
 import { hostNamespaces } from "./spec/ipc-pid.js";
 import { createsNamespace } from "./spec/process-rules.js";
 import { parseSignal } from "./containers/signals.js";
-import { type ContainerState, DEFAULT_LOG, failedStartFields, isActive, isNativeInit, keptLog, listStates, orphanedRemoval, processStartTime, readCurrentState, readState, updateState, writeState } from "./containers/state.js";
+import { type ContainerState, DEFAULT_LOG, failedStartFields, isActive, isNativeInit, keptLog, listStates, orphanedRemoval, processExiting, processStartTime, readCurrentState, readState, updateState, writeState } from "./containers/state.js";
 import { announceCreated, creatingImage, makeBundleDir, makeRootDirs, ownStartTime } from "./containers/bundle-dir.js";
 import { ContainerError, errorMessage, ImageError, isTsboxError, leftContainer, noSuchContainer, notRunning, TsboxError, UsageError } from "./errors.js";
 import { withIndexLock } from "./image/layout.js";
@@ -734,10 +734,12 @@ export class Runtime implements ContainerOwner {
     };
     // A run that ended meanwhile (a `stop` as the move went on) has nothing to move: the disconnect asked for is done
     // and recorded, and its next start joins the networks of its record. Before, the disconnect failed (exit 1) saying
-    // the network left "could not take its default route and published ports: the container is not running".
+    // the network left "could not take its default route and published ports: the container is not running". Ended
+    // includes an init still in its exit: its namespaces are gone (net-attach finds none) before it is a zombie.
     const ended = () => {
       const now = readCurrentState(bundle);
-      return now?.status !== "running" || now.pid !== current.pid || start === null || processStartTime(current.pid!) !== start;
+      if (now?.status !== "running" || now.pid !== current.pid || start === null) return true;
+      return processStartTime(current.pid!) !== start || processExiting(current.pid!);
     };
     const move = async () => {
       try {

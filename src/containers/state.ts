@@ -295,6 +295,16 @@ export function processStartTime(pid: number): string | null {
   return statFields(pid)?.[19] ?? null;
 }
 
+/**
+ * Whether the process is in its exit and not yet a zombie (PF_EXITING, 0x4, in field 9 of /proc/<pid>/stat): the
+ * kernel sets it first thing in do_exit, before the namespaces are released. A pid-namespace init stays so until the
+ * namespace's last process is reaped, while its pid and start time still read as alive.
+ */
+export function processExiting(pid: number): boolean {
+  const flags = statFields(pid)?.[6];
+  return flags !== undefined && (Number(flags) & 0x4) !== 0;
+}
+
 /** Field 4 of /proc/<pid>/stat, the parent's pid; null when the process is gone or a zombie. */
 export function processParent(pid: number): number | null {
   const ppid = statFields(pid)?.[1];

@@ -101,12 +101,13 @@ impl Target {
             let open = File::open(&theirs).and_then(|f| Ok((f.metadata()?, f)));
             let (meta, file) = match open {
                 Ok(found) => found,
-                // A zombie has no namespaces left; a dead pid no /proc entry.
-                Err(e) if e.raw_os_error() == Some(ENOENT.0) && self.gone() => {
-                    return Err(not_running(self.pid))
-                }
                 // A kind this kernel does not have: nobody is in one.
-                Err(e) if e.raw_os_error() == Some(ENOENT.0) => continue,
+                Err(e) if e.raw_os_error() == Some(ENOENT.0) && fs::metadata(&ours).is_err() => continue,
+                // One we have and it has not: a dead pid has no /proc entry, and a process in its exit
+                // has released its namespaces, long before it is a zombie when it is a PID namespace's
+                // init (it waits for the namespace's last process). Never a stranger: every live
+                // process is in a namespace of each kind.
+                Err(e) if e.raw_os_error() == Some(ENOENT.0) => return Err(not_running(self.pid)),
                 Err(e) => return Err(e).step(|| format!("opening {}", theirs)),
             };
             let same = fs::metadata(&ours)
@@ -123,14 +124,6 @@ impl Target {
             return Err(not_a_container(self.pid));
         }
         Ok(())
-    }
-
-    fn gone(&self) -> bool {
-        let status = fs::read_to_string(format!("/proc/{}/status", self.pid)).unwrap_or_default();
-        status.is_empty()
-            || status
-                .lines()
-                .any(|l| l.starts_with("State:") && l.contains('Z'))
     }
 
     fn close(&mut self) {
