@@ -82,11 +82,13 @@ export function writePlan(file: string, plan: StoredPlan): void {
   for (const { f } of made.slice(0, plans.length - MAX_PLANS)) rmSync(join(dir, f), { force: true });
 }
 
-/** The plan in `file` if it is the plan of `material` and may still be replayed here. */
-export function readPlan(file: string, material: string, now = Date.now()): StoredPlan | undefined {
+/** The plan in `file` (and its text) if it is the plan of `material` and may still be replayed here. */
+export function readPlan(file: string, material: string, now = Date.now()): { plan: StoredPlan; text: string } | undefined {
   let plan: StoredPlan;
+  let text: string;
   try {
-    plan = JSON.parse(readFileSync(file, "utf8")) as StoredPlan;
+    text = readFileSync(file, "utf8");
+    plan = JSON.parse(text) as StoredPlan;
   } catch {
     return undefined;
   }
@@ -97,5 +99,5 @@ export function readPlan(file: string, material: string, now = Date.now()): Stor
   } catch {
     return undefined;
   }
-  return plan;
+  return { plan, text };
 }
