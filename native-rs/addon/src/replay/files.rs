@@ -148,21 +148,13 @@ fn image_kept(data: &Path, image: &Image) -> Result<(), String> {
     if !held.is_dir() || held.dev() != there.dev() || held.ino() != there.ino() {
         return Err("the index lock was replaced".to_string());
     }
-    if file_identity(&data.join("index.json")) != image.index {
+    if super::host::file_identity(&data.join("index.json")) != image.index {
         return Err("image changed".to_string());
     }
     if let Some(gone) = image.lower.iter().find(|dir| !Path::new(dir).exists()) {
         return Err(format!("image changed: {} is gone", gone));
     }
     Ok(())
-}
-
-/// plan-file.ts `fileIdentity`: device, inode, size and modification time in ns, or "none".
-fn file_identity(path: &Path) -> String {
-    match fs::metadata(path) {
-        Ok(m) => format!("{}-{}-{}-{}", m.dev(), m.ino(), m.size(), i128::from(m.mtime()) * 1_000_000_000 + i128::from(m.mtime_nsec())),
-        Err(_) => "none".to_string(),
-    }
 }
 
 /// bundle-dir.ts `makeRootDirs`.

@@ -8,9 +8,11 @@
 //! or a generated one); returns the new container's id, its name and the helper's arguments, NUL-separated.
 //! A miss or failure throws (code `ERR_REPLAY`, the reason as the message) with nothing left behind.
 //! `replayUndo(dataDir: string, id: string, name: string)`: a prepared container removed again (its hand-over
-//! failed).
+//! failed). `hostFacts(): string` and `fileIdentity(path: string): string`: what a plan records of the host and of
+//! the image index (`host`), compared again by `replayPrepare`.
 
 mod files;
+mod host;
 mod marks;
 
 use crate::napi::ffi::{napi_callback_info, napi_env, napi_value};
@@ -53,8 +55,24 @@ pub unsafe extern "C" fn replay_undo_js(env: napi_env, info: napi_callback_info)
     })
 }
 
+/// hostFacts()
+pub unsafe extern "C" fn host_facts_js(env: napi_env, _info: napi_callback_info) -> napi_value {
+    guard(env, |env| env.string(&host::host_facts()))
+}
+
+/// fileIdentity(path)
+pub unsafe extern "C" fn file_identity_js(env: napi_env, info: napi_callback_info) -> napi_value {
+    guard(env, |env| {
+        let args = env.args(info, 1)?;
+        env.string(&host::file_identity(std::path::Path::new(&env.string_arg(&args, 0, "path")?)))
+    })
+}
+
 /// The container made: `[id, name, …helper arguments]`.
 fn prepare(plan: &Json, data: PathBuf, name: &str, command: &[String]) -> Result<Vec<String>, String> {
+    if plan.get("host").and_then(Json::as_str) != Some(host::host_facts().as_str()) {
+        return Err("the host changed".to_string());
+    }
     let text = |key: &str| plan.get(key).and_then(Json::as_str).ok_or_else(|| format!("the plan has no {}", key));
     let list = |key: &str| strings(plan.get(key)).ok_or_else(|| format!("the plan's {} is not a list of strings", key));
     let state = plan.get("state").ok_or("the plan has no state")?;
