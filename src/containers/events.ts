@@ -1,6 +1,6 @@
 /**
  * docker's container events, daemonless: every tsbox process, and
- * tsbox-runtime (native-rs/runtime/src/events.rs), appends what it did to one
+ * tsbox-runtime (native-rs/container/src/events.rs), appends what it did to one
  * JSON-lines file of the data dir — where a container's status changes
  * (state.ts `updateStateLocked`, the runtime's `StateFile`), and where it is
  * created, renamed and destroyed. A line is docker's event message, as
@@ -149,7 +149,7 @@ export function appendEvents(file: string | undefined, lines: string[]): void {
 
 /**
  * Whether the file ends a line (or is empty). An append the full disk cut short left half a line, which the next
- * entry (any writer's: the monitor's too, native-rs/runtime/src/events.rs) must not continue: readers skip the
+ * entry (any writer's: the monitor's too, native-rs/container/src/events.rs) must not continue: readers skip the
  * broken line, and only it is lost.
  */
 function freshLine(fd: number): boolean {

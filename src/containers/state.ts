@@ -104,9 +104,15 @@ export function keptLog(log: LogSettings): { maxSize: number; maxFiles: number }
   return log.driver === "none" ? undefined : { maxSize: log.maxSize, maxFiles: log.maxFiles };
 }
 
+/** state.json's text (the run cache's plans hold it too: native-rs/addon/src/replay fills their marks). */
+export function stateFileText(state: ContainerState): string {
+  return JSON.stringify(state, null, 2) + "\n";
+}
+
 // Sync I/O: state files are tiny and on the `tsbox run` path (see writeFileAtomicSync).
+
 export function writeState(paths: ContainerPaths, state: ContainerState): void {
-  const text = JSON.stringify(state, null, 2) + "\n";
+  const text = stateFileText(state);
   try {
     writeFileAtomicSync(paths.state, text);
   } catch (err) {

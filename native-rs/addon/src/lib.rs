@@ -10,6 +10,7 @@ mod mknod;
 mod napi;
 mod pty;
 mod reap;
+mod replay;
 mod syncfs;
 mod xattr;
 
@@ -102,6 +103,10 @@ pub unsafe extern "C" fn napi_register_module_v1(env: napi_env, exports: napi_va
         export(env, exports, "ownsNetworkNs", Some(owns_network_ns))?;
         export(env, exports, "tryLock", Some(lock::try_lock_js))?;
         export(env, exports, "handOff", Some(handoff::hand_off_js))?;
+        export(env, exports, "replayPrepare", Some(replay::replay_prepare_js))?;
+        export(env, exports, "replayUndo", Some(replay::replay_undo_js))?;
+        export(env, exports, "hostFacts", Some(replay::host_facts_js))?;
+        export(env, exports, "fileIdentity", Some(replay::file_identity_js))?;
         export(env, exports, "socketPair", Some(fdpass::socket_pair_js))?;
         export(env, exports, "sendFds", Some(fdpass::send_fds_js))?;
         export(env, exports, "closeFd", Some(fdpass::close_fd_js))?;

@@ -31,7 +31,7 @@
 mod cgroup_ops;
 mod copy;
 mod detach;
-mod events;
+use container::events;
 mod exec;
 mod exec_oom;
 mod flags;
@@ -43,7 +43,7 @@ mod run;
 mod serve;
 mod signals;
 mod state_file;
-mod timefmt;
+use container::timefmt;
 
 use container::net::spec::Dns;
 use container::probe::Probe;

@@ -38,6 +38,18 @@ export interface NativeAddon {
    * returns only by throwing (errno name as `code`).
    */
   handOff(path: string, args: string, stdinFd: number, keepFd: number): never;
+  /**
+   * The run cache's replay (native-rs/addon/src/replay): a plan's container made, named `name`, with `command` (JSON)
+   * after its image; its id, name and helper arguments, NUL-separated. Throws `ERR_REPLAY` (why, as the message)
+   * on a miss or failure, having undone what it made.
+   */
+  replayPrepare(planText: string, dataDir: string, name: string, command: string): string;
+  /** A prepared container removed again (its hand-over failed). */
+  replayUndo(dataDir: string, id: string, name: string): void;
+  /** What a run plan records of this process and host (src/cli/run-cache/plan-file.ts). */
+  hostFacts(): string;
+  /** A file's device, inode, size and mtime in ns, or "none". */
+  fileIdentity(path: string): string;
   /** A connected pair of close-on-exec Unix stream sockets, both owned by the caller. */
   socketPair(): [number, number];
   /** Sends all of `text` on socket `sock` with `fds` attached to its first byte (the warm helper's requests). */

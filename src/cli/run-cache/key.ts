@@ -10,7 +10,7 @@ import { statSync } from "node:fs";
 import { join } from "node:path";
 
 /** Bumped when a plan's format or meaning changes: older plans are then misses. */
-const FORMAT = 1;
+const FORMAT = 2;
 
 /**
  * Variables set afresh for each command, which no run reads: a shell's, and hyperfine's padding of random length

@@ -1,11 +1,12 @@
 /**
  * A run plan on disk (`<data dir>/run-cache/<key hash>.json`, written then
  * renamed) and what must still hold for it to be replayed: the same key
- * (key.ts), the same process and host facts (`hostFacts`), the image
+ * (key.ts), the same process and host facts (`hostFacts`, compared by the addon), the image
  * store's index unchanged since before the full run looked the image up, its
  * layers there (replay.ts), and an age under an hour.
  */
-import { accessSync, constants, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync } from "node:fs";
+import { accessSync, constants, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { loadAddonSync } from "../../backends/native/addon.js";
 import { dirname, join } from "node:path";
 import { writeFileAtomicSync } from "../../fs-util.js";
 import type { PlanShape } from "./plan.js";
@@ -34,42 +35,22 @@ const MAX_AGE_MS = 60 * 60_000;
 /** Plans kept per data dir (a plan is ≈ 15 KB): the least recently made go first. */
 const MAX_PLANS = 64;
 
-/** The file's identity: a write-then-rename (every index.json update) or any change gives another. */
+/**
+ * The file's identity: a write-then-rename (every index.json update) or any change gives another. The addon's
+ * (native-rs/addon/src/replay/host.rs), which compares it again when it replays.
+ */
 export function fileIdentity(path: string): string {
-  const st = statSync(path, { bigint: true, throwIfNoEntry: false });
-  return st ? `${st.dev}-${st.ino}-${st.size}-${st.mtimeNs}` : "none";
+  return loadAddonSync().fileIdentity(path);
 }
 
 /**
- * What a full run read of this process and its host besides the key: this boot; the namespaces it runs in (an id
- * map, a sysctl's mount, another container's view); its no_new_privs, seccomp mode and capabilities, and its
- * hard RLIMIT_NOFILE (the container's); swap (a memory limit's swap); the subordinate id, passwd and group files.
- * What else of the host it read (sysctls, installed id helpers, cgroup mounts) counts through the plan's age.
+ * What a full run read of this process and its host besides the key (the addon's, as `fileIdentity`): this boot,
+ * its namespaces, its no_new_privs, seccomp mode, capabilities and hard RLIMIT_NOFILE, swap, the subordinate id,
+ * passwd and group files. What else of the host it read (sysctls, installed id helpers, cgroup mounts) counts
+ * through the plan's age.
  */
 export function hostFacts(): string {
-  const read = (path: string, pick?: RegExp): string => {
-    try {
-      const text = readFileSync(path, "latin1");
-      return pick ? (text.match(pick) ?? []).join(" ") : text;
-    } catch {
-      return "-";
-    }
-  };
-  const namespaces = ["user", "mnt", "net", "pid", "ipc", "uts", "cgroup"].map((ns) => {
-    try {
-      return readlinkSync(`/proc/self/ns/${ns}`);
-    } catch {
-      return "-";
-    }
-  });
-  return [
-    read("/proc/sys/kernel/random/boot_id").trim(),
-    ...namespaces,
-    read("/proc/self/status", /^(NoNewPrivs|Seccomp|CapEff|CapBnd):.*$/gm),
-    read("/proc/self/limits", /^Max open files.*$/m),
-    read("/proc/swaps"),
-    ...["/etc/subuid", "/etc/subgid", "/etc/passwd", "/etc/group"].map(fileIdentity),
-  ].join("\n");
+  return loadAddonSync().hostFacts();
 }
 
 export function writePlan(file: string, plan: StoredPlan): void {
@@ -82,20 +63,23 @@ export function writePlan(file: string, plan: StoredPlan): void {
   for (const { f } of made.slice(0, plans.length - MAX_PLANS)) rmSync(join(dir, f), { force: true });
 }
 
-/** The plan in `file` if it is the plan of `material` and may still be replayed here. */
-export function readPlan(file: string, material: string, now = Date.now()): StoredPlan | undefined {
+/** The plan in `file` (and its text) if it is the plan of `material` and may still be replayed here. */
+export function readPlan(file: string, material: string, now = Date.now()): { plan: StoredPlan; text: string } | undefined {
   let plan: StoredPlan;
+  let text: string;
   try {
-    plan = JSON.parse(readFileSync(file, "utf8")) as StoredPlan;
+    text = readFileSync(file, "utf8");
+    plan = JSON.parse(text) as StoredPlan;
   } catch {
     return undefined;
   }
-  if (plan.material !== material || !(now - plan.made < MAX_AGE_MS && plan.made <= now) || plan.host !== hostFacts()) return undefined;
+  // (The host's facts are compared by the addon's replay.)
+  if (plan.material !== material || !(now - plan.made < MAX_AGE_MS && plan.made <= now)) return undefined;
   try {
     accessSync(plan.binary, constants.X_OK);
     accessSync(plan.addon, constants.R_OK);
   } catch {
     return undefined;
   }
-  return plan;
+  return { plan, text };
 }

@@ -3,16 +3,17 @@
  * inspect.json, state.json) and the helper's arguments, with what is the
  * container's own taken out — its id (in paths, its hostname, HOSTNAME), its
  * generated name, its creation time and creator, and the command after the
- * image. `instantiate` puts a new container's values back in. Nothing here
- * computes a container: the plan is what the full run computed, and the
- * places a value goes are checked on that run (`makePlan` refuses a run where
- * a value also appears where it would not be replaced), so a replayed run
- * writes what the full run would have written. config.json and inspect.json
- * are kept as their text, marked: a replay fills them with a few string
- * replacements instead of copying ~500 strings (the seccomp profile's).
+ * image. The replay puts a new container's values back in (the addon's
+ * native-rs/addon/src/replay/marks.rs: test/fixtures/contract/run-plan.json
+ * holds both sides to these marks). Nothing here computes a container: the
+ * plan is what the full run computed, and the places a value goes are
+ * checked on that run (`makePlan` refuses a run where a value also appears
+ * where it would not be replaced), so a replayed run writes what the full
+ * run would have written. config.json, inspect.json and state.json are kept
+ * as their text, marked: a replay fills them with a few string replacements.
  */
 import { isDeepStrictEqual } from "node:util";
-import type { ContainerState } from "../../containers/state.js";
+import { type ContainerState, stateFileText } from "../../containers/state.js";
 
 /** What a run's files are: config.json's and inspect.json's text, and state.json parsed. */
 export interface RunFiles {
@@ -29,21 +30,12 @@ export interface PlanShape {
   helperArgs: string[];
   /** state.json without the container's own fields (id, name, created, creator, command). */
   state: ContainerState;
+  /** state.json's text (as `writeState` writes it), the container's own fields marked. */
+  stateText: string;
   /** The name `--name` gave (null: each run gets a generated one). */
   name: string | null;
   /** What comes before the command: in the process's args, and in inspect's Path + Args (null: no command given). */
   command: { specHead: string[]; inspectHead: string[] } | null;
-}
-
-/** What a replayed container is: its own values. */
-export interface OwnValues {
-  id: string;
-  name: string;
-  created: string;
-  creatorPid: number;
-  creatorStartTime: string | null;
-  /** The command after the image (the plan's must have had one too). */
-  command: readonly string[];
 }
 
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
@@ -57,9 +49,11 @@ const SPEC_ARGS = "\u0000args\u0000";
 const PATH = "\u0000path\u0000";
 const ARGS = "\u0000inspect-args\u0000";
 const CMD = "\u0000cmd\u0000";
-/** How a mark reads in JSON text: in a string, and as a whole (quoted) value. */
+const CREATED = "\u0000created\u0000";
+const CREATOR_PID = "\u0000creator-pid\u0000";
+const CREATOR_START = "\u0000creator-start\u0000";
+/** How a mark reads in JSON text, in a string. */
 const inText = (mark: string) => JSON.stringify(mark).slice(1, -1);
-const asValue = (mark: string) => JSON.stringify(mark);
 
 /**
  * The plan of a run whose files are `files`, or why there is none. `command`: the command given after the image
@@ -78,7 +72,7 @@ export function makePlan(files: RunFiles, helperArgs: readonly string[], command
   const markedSpec = mark(spec) as JsonObject;
   const markedInspect = mark(inspect) as JsonObject;
   const args = mark([...helperArgs]) as string[];
-  // What is left of the id after the values were marked is in a key, which `instantiate` would not fill.
+  // What is left of the id after the values were marked is in a key, which the replay would not fill.
   if (strings([markedSpec, markedInspect, args]).some((s) => s.includes(id.slice(0, 12)))) return "the id in a key";
 
   // A generated name goes in one place of config.json (the network's record of the container) and nowhere else.
@@ -105,35 +99,17 @@ export function makePlan(files: RunFiles, helperArgs: readonly string[], command
   }
   const state: ContainerState = { ...files.state, id: "", name: null, created: "", creatorPid: null, creatorStartTime: null, ...(shape ? { command: [] } : {}) };
   if (JSON.stringify(state).includes(id.slice(0, 12))) return "the id in state.json";
-  return { specText: JSON.stringify(markedSpec), inspectText: `${JSON.stringify(markedInspect)}\n`, helperArgs: args, state, name: nameGiven ? name : null, command: shape };
-}
-
-/** A new container's files and helper arguments from `plan`. */
-export function instantiate(plan: PlanShape, own: OwnValues): RunFiles & { helperArgs: string[] } {
-  const ids = (text: string) => text.replaceAll(inText(ID), own.id).replaceAll(inText(SHORT_ID), own.id.slice(0, 12));
-  let specText = ids(plan.specText).replace(asValue(NAME), () => JSON.stringify(own.name));
-  let inspectText = ids(plan.inspectText);
-  const processArgs = plan.command ? [...plan.command.specHead, ...own.command] : undefined;
-  if (plan.command && processArgs) {
-    const run = [...plan.command.inspectHead, ...own.command];
-    // Functions as replacements: a `$&` in a command is the command's own.
-    specText = specText.replace(asValue(SPEC_ARGS), () => JSON.stringify(processArgs));
-    inspectText = inspectText
-      .replace(asValue(PATH), () => JSON.stringify(run[0]))
-      .replace(asValue(ARGS), () => JSON.stringify(run.slice(1)))
-      .replace(asValue(CMD), () => JSON.stringify(own.command));
-  }
-  const helperArgs = plan.helperArgs.map((a) => a.replaceAll(ID, own.id).replaceAll(SHORT_ID, own.id.slice(0, 12)));
-  const state: ContainerState = {
-    ...plan.state,
-    id: own.id,
-    name: own.name,
-    created: own.created,
-    creatorPid: own.creatorPid,
-    creatorStartTime: own.creatorStartTime,
-    ...(processArgs ? { command: processArgs } : {}),
+  // Key order as the full run's: each own field stays where the state had it.
+  const markedState = { ...files.state, id: ID, name: NAME, created: CREATED, creatorPid: CREATOR_PID, creatorStartTime: CREATOR_START, ...(shape ? { command: CMD } : {}) };
+  return {
+    specText: JSON.stringify(markedSpec),
+    inspectText: `${JSON.stringify(markedInspect)}\n`,
+    helperArgs: args,
+    state,
+    stateText: stateFileText(markedState as unknown as ContainerState),
+    name: nameGiven ? name : null,
+    command: shape,
   };
-  return { specText, inspectText, state, helperArgs };
 }
 
 /** config.json's record of the container for its network files (`network.container`), if it has one. */

@@ -50,8 +50,13 @@ export function runRecorder(args: readonly string[], request: RunRequest, dataDi
   const command = request.options.cmd ?? [];
   const prefix = args.slice(0, args.length - command.length);
   if (prefix.length === 0 || args.slice(prefix.length).some((a, i) => a !== command[i])) return undefined;
-  // Before the image is looked up: a tag or pull from now on makes the plan stale.
-  const index = fileIdentity(join(dataDir, "index.json"));
+  // Before the image is looked up: a tag or pull from now on makes the plan stale. (No addon, no replay: none.)
+  let index: string;
+  try {
+    index = fileIdentity(join(dataDir, "index.json"));
+  } catch {
+    return undefined;
+  }
   const warnings: string[] = [];
   let made: { bundleDir: string; layers: string[] } | undefined;
   const record = (helperArgs: readonly string[], stdin: "inherit" | "ignore"): string => {

@@ -1,10 +1,11 @@
 //! docker's container events (src/containers/events.ts tells the whole
 //! story): what the runtime does to a container's state.json — start, die,
 //! oom, pause, unpause — and the removal of a `--rm` one, appended to the
-//! data dir's `events.log` as docker's event message. The same rules as the
-//! TypeScript side, checked by test/fixtures/contract/events.json.
+//! data dir's `events.log` as docker's event message, and the `create` of a
+//! replayed run (the addon's replay). The same rules as the TypeScript side,
+//! checked by test/fixtures/contract/events.json.
 
-use container::json::Json;
+use crate::json::Json;
 use std::fs::{self, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -184,7 +185,7 @@ fn ends_line(f: &fs::File) -> std::io::Result<bool> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use container::json;
+    use crate::json;
 
     fn fixture() -> Json {
         json::parse(include_str!("../../../test/fixtures/contract/events.json")).unwrap()
