@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { containerErrorCode } from "../src/errors.js";
 import { parseStatusLine } from "../src/backends/native/status-events.js";
+import { NEST_HOLDER_RECORD, parseNestHolderRecord } from "../src/backends/native/nest-holder.js";
 import { encodeFrame, FrameDecoder, FrameType, HEADER, AGENT_MAX_PAYLOAD } from "../src/backends/vm/core/frame.js";
 import { AGENT_OPS, AgentProtocol } from "../src/backends/vm/core/agent-protocol.js";
 import type { ContainerSpec } from "../src/spec/container-spec.js";
@@ -51,6 +52,14 @@ test("error kinds: the TsboxError code and exit code of every kind the Rust side
 test("status events: the lines tsbox-runtime and the agent's supervisors write parse to the documented events", () => {
   for (const c of fixture<{ line: string; event: unknown }[]>("status-events.json")) assert.deepEqual(parseStatusLine(c.line), c.event);
 });
+
+test("the nest holder's record: where it is and its line, as nest_holder.rs writes it", () => {
+  const f = fixture<{ record: string[]; line: string; pid: number; start: string }>("nest-holder.json");
+  assert.deepEqual([...NEST_HOLDER_RECORD], f.record);
+  assert.deepEqual(parseNestHolderRecord(f.line), { pid: f.pid, start: f.start });
+  assert.equal(parseNestHolderRecord("4242 987654\n"), undefined);
+});
+
 
 test("frames: the wire format of the agent protocol", () => {
   const doc = fixture<{

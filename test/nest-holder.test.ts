@@ -57,6 +57,7 @@ for (const who of identities()) {
         assert.equal(run.code, 0, run.stderr);
         assert.doesNotMatch(run.stderr, /nest: /);
         assert.equal(holder(who.dataDir), undefined);
+        assert.equal(JSON.parse((await tsbox(who, ["info", "--json"])).stdout).nestHolder, null);
       });
       return;
     }
@@ -125,12 +126,16 @@ for (const who of identities()) {
       assert.equal(first.code, 0, first.stderr);
       const h = holder(who.dataDir)!;
       assert.ok(alive(h.pid));
+      // Not a mystery in ps: info names it.
+      assert.deepEqual(JSON.parse((await tsbox(who, ["info", "--json"])).stdout).nestHolder, { pid: h.pid });
+      assert.match((await tsbox(who, ["info"])).stdout, new RegExp(`^nest holder: +process ${h.pid}, `, "m"));
       // As `rm -rf` of the data dir does to it: the holder leaves at once, and makes nothing there again (its lock
       // file and dir, which failed the rmdir of a bench's data dir).
       rmSync(join(who.dataDir, "nest"), { recursive: true });
       assert.ok(await gone(h.pid), "the holder leaves at once, not after its 600 seconds");
       assert.ok(await gone(h.nsPid));
       assert.equal(existsSync(join(who.dataDir, "nest")), false);
+      assert.equal(JSON.parse((await tsbox(who, ["info", "--json"])).stdout).nestHolder, null);
     });
 
     it("refuses a TSBOX_NEST_IDLE that is not whole seconds, before making anything", async () => {

@@ -34,6 +34,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 /// `<data dir>/nest/holder`: one line of text, the `Record`.
+const DIR: &str = "nest";
 const FILE: &str = "holder";
 
 /// The holder's record: "PID START NSPID NSSTART UIDMAP GIDMAP" (maps as idmap::maps_arg).
@@ -99,7 +100,7 @@ pub fn nest_for(spec: &Spec, bundle: &Path, idle_seconds: u32) -> Option<Nest> {
     if idle_seconds == 0 || !Nest::worth_it(spec) {
         return None;
     }
-    let dir = bundle.parent()?.parent()?.join("nest");
+    let dir = bundle.parent()?.parent()?.join(DIR);
     if let Some(nest) = Record::read(&dir).and_then(|r| r.nest_for(spec)) {
         trace::mark("nest: joined the holder's");
         return Some(nest);
@@ -232,5 +233,28 @@ pub fn holder_main(o: HolderOptions) -> i32 {
 fn forget(dir: &Path, me: i32) {
     if Record::read(dir).map_or(false, |r| r.pid == me) {
         let _ = fs::remove_file(dir.join(FILE));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use container::json::{self, Json};
+
+    /// The record's place and line as src/backends/native/nest-holder.ts reads them (`tsbox info`).
+    #[test]
+    fn contract_nest_holder_record() {
+        let f = json::parse(include_str!("../../../test/fixtures/contract/nest-holder.json")).unwrap();
+        let place: Vec<&str> = f.get("record").and_then(Json::as_array).unwrap().iter().filter_map(Json::as_str).collect();
+        assert_eq!(place, vec![DIR, FILE]);
+        let line = f.get("line").and_then(Json::as_str).unwrap();
+        let dir = std::env::temp_dir().join(format!("tsbox-nest-record-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        fs::write(dir.join(FILE), line).unwrap();
+        let record = Record::read(&dir).unwrap();
+        let _ = fs::remove_dir_all(&dir);
+        assert_eq!(i64::from(record.pid), f.get("pid").and_then(Json::as_number).and_then(|n| n.as_i64()).unwrap());
+        assert_eq!(record.start.to_string(), f.get("start").and_then(Json::as_str).unwrap());
+        assert_eq!(record.text(), line);
     }
 }

@@ -23,6 +23,7 @@ import { hostChecks } from "../host-checks.js";
 import { hintedMessage } from "../error-hints.js";
 import { checkOverlayBacking, openDataDir } from "../../data-dir.js";
 import { networkLines, networkReport } from "../../network/host-report.js";
+import { runningNestHolder } from "../../backends/native/nest-holder.js";
 
 const USAGE = `Usage: tsbox info [--json | -f TEMPLATE | -f json]
 
@@ -107,6 +108,9 @@ export async function infoCommand(args: string[], ctx: CliContext): Promise<numb
     }
   }
 
+  // The process a rootless user's one-shot runs leave behind on purpose (README "Rootless"): named, not a mystery in ps.
+  const nestHolder = linux && !vm && identity.uid !== 0 && usable ? runningNestHolder(dataDir) : null;
+
   const info = {
     version: tsboxVersion(),
     ...backend,
@@ -128,6 +132,7 @@ export async function infoCommand(args: string[], ctx: CliContext): Promise<numb
     containerKernel: vm ? backend.guest : null,
     probe: probe?.result ?? null,
     network,
+    nestHolder,
     warnings,
   };
   // What scripts read: tsbox's fields, then docker's names for the same host.
@@ -159,6 +164,9 @@ export async function infoCommand(args: string[], ctx: CliContext): Promise<numb
     `cgroup:        ${info.cgroup}`,
     ...cgroups.lines,
     networkLine.line,
+    ...(nestHolder
+      ? [`nest holder:   process ${nestHolder.pid}, the user namespace of this data dir's id maps that runs join (leaves after TSBOX_NEST_IDLE s unused, default 60)`]
+      : []),
   ];
   if (probe?.result !== undefined && probe.result !== null) {
     // Its cgroups part is summarised above (--json has it all).
