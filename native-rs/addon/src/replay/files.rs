@@ -167,6 +167,10 @@ fn make_root_dirs(bundle: &Path) -> std::io::Result<()> {
 
 /// names.ts `reserve`'s link; a name taken is a miss: the full run tells a stale link from a live owner.
 fn reserve_name(c: &Container, name: &str) -> Result<(), String> {
+    // The full run checked the plan's name (names.ts): a plan file gone wrong must still not link outside names/.
+    if name.is_empty() || name.starts_with('.') || name.contains('/') {
+        return Err(format!("the name {:?} is not a container name", name));
+    }
     let link = c.name_link(name);
     if let Some(dir) = link.parent() {
         fs::create_dir_all(dir).map_err(|e| format!("the names dir: {}", e))?;
