@@ -110,7 +110,6 @@ export function stateFileText(state: ContainerState): string {
 }
 
 // Sync I/O: state files are tiny and on the `tsbox run` path (see writeFileAtomicSync).
-
 export function writeState(paths: ContainerPaths, state: ContainerState): void {
   const text = stateFileText(state);
   try {
