@@ -9,32 +9,20 @@
 
 use crate::napi::ffi::{napi_callback_info, napi_env, napi_value};
 use crate::napi::{guard, JsError};
-use std::os::raw::c_int;
-
-extern "C" {
-    fn flock(fd: c_int, operation: c_int) -> c_int;
-}
-
-const LOCK_EX: c_int = 2;
-const LOCK_NB: c_int = 4;
-const EINTR: i32 = 4;
-const EWOULDBLOCK: i32 = 11;
+use container::sys::consts::{LOCK_EX, LOCK_NB};
+use container::sys::errno::EAGAIN;
+use container::sys::fd;
 
 /// tryLock(fd)
 pub unsafe extern "C" fn try_lock_js(env: napi_env, info: napi_callback_info) -> napi_value {
     guard(env, |env| {
         let args = env.args(info, 1)?;
         let fd = env.i32_arg(&args, 0, "fd")?;
-        loop {
-            if unsafe { flock(fd, LOCK_EX | LOCK_NB) } == 0 {
-                return env.int(1);
-            }
-            let err = std::io::Error::last_os_error();
-            match err.raw_os_error() {
-                Some(EINTR) => continue,
-                Some(EWOULDBLOCK) => return env.int(0),
-                _ => return Err(JsError::os(err, "locking the container")),
-            }
+        // (EINTR is retried by fd::flock; EWOULDBLOCK is EAGAIN.)
+        match fd::flock(fd, LOCK_EX | LOCK_NB) {
+            Ok(()) => env.int(1),
+            Err(EAGAIN) => env.int(0),
+            Err(e) => Err(JsError::os(e.into(), "locking the container")),
         }
     })
 }

@@ -11,6 +11,7 @@ pub mod caps;
 pub mod cgroup_view;
 pub mod cgroups;
 pub mod copy;
+pub mod data_layout;
 pub mod dev;
 pub mod error;
 pub mod events;

@@ -11,22 +11,17 @@
 //! the store busy or changed, a failed write — undoes what was made and says
 //! why: the full run follows, and reports what is wrong if anything is.
 
+use container::data_layout::{name_link, release_name, removal_marker};
 use container::events;
 use container::json;
-use container::sys::process;
+use container::sys::consts::{LOCK_EX, LOCK_NB, O_DIRECTORY};
+use container::sys::{fd, process};
+use std::ffi::OsStr;
 use std::fs::{self, DirBuilder, OpenOptions};
 use std::io::Write;
-use std::os::raw::c_int;
 use std::os::unix::fs::{symlink, DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
-
-extern "C" {
-    fn flock(fd: c_int, operation: c_int) -> c_int;
-}
-const LOCK_EX: c_int = 2;
-const LOCK_NB: c_int = 4;
-const O_DIRECTORY: c_int = 0o200000;
 
 /// What the plan says of the container's image and store.
 pub struct Image<'a> {
@@ -54,16 +49,19 @@ impl Container {
         self.containers().join(&self.id)
     }
     fn removal_marker(&self) -> PathBuf {
-        self.containers().join(format!(".rm-{}", self.id))
-    }
-    fn name_link(&self, name: &str) -> PathBuf {
-        self.data.join("names").join(name)
+        removal_marker(&self.containers(), OsStr::new(&self.id))
     }
 }
 
+/// The process making the container: its pid and /proc start time (state.ts `ownStartTime`), as recorded.
+pub struct Creator<'a> {
+    pub pid: i32,
+    pub start: Option<&'a str>,
+}
+
 /// The steps up to the files' texts: the bundle claimed, the image checked, the root's dirs, the marker, the name.
-pub fn claim(c: &Container, image: &Image, remove: bool, name: &str) -> Result<(), String> {
-    make_bundle_dir(c, image).map_err(|e| format!("making the bundle: {}", e))?;
+pub fn claim(c: &Container, creator: &Creator, image: &Image, remove: bool, name: &str) -> Result<(), String> {
+    make_bundle_dir(c, creator, image).map_err(|e| format!("making the bundle: {}", e))?;
     let done = image_kept(&c.data, image)
         .and_then(|()| make_root_dirs(&c.bundle()).map_err(|e| format!("making the root's dirs: {}", e)))
         .and_then(|()| if remove { write_new(&c.removal_marker(), "", 0o666, false).map_err(|e| format!("the removal marker: {}", e)) } else { Ok(()) })
@@ -107,22 +105,17 @@ pub fn undo(c: &Container, name: Option<&str>, state_written: bool) {
     let _ = fs::remove_dir_all(&bundle);
     let _ = fs::remove_file(c.removal_marker());
     if let Some(name) = name {
-        let link = c.name_link(name);
-        if fs::read_link(&link).map_or(false, |to| to.as_os_str() == c.id.as_str()) {
-            let _ = fs::remove_file(link);
-        }
+        release_name(&c.data, OsStr::new(&c.id), name);
     }
 }
 
 /// bundle-dir.ts `makeBundleDir`: made aside with the creator file, then renamed into place.
-fn make_bundle_dir(c: &Container, image: &Image) -> std::io::Result<()> {
+fn make_bundle_dir(c: &Container, maker: &Creator, image: &Image) -> std::io::Result<()> {
     let containers = c.containers();
     fs::create_dir_all(&containers)?;
-    let pid = process::own_pid();
-    let temp = containers.join(format!(".creating-{}-{}", pid, c.id));
+    let temp = containers.join(format!(".creating-{}-{}", maker.pid, c.id));
     DirBuilder::new().mode(0o700).create(&temp)?;
-    let start = process::start_time(pid).map(|t| t.to_string()).unwrap_or_default();
-    let mut creator = format!("{} {} {}", pid, start, image.digest);
+    let mut creator = format!("{} {} {}", maker.pid, maker.start.unwrap_or(""), image.digest);
     for layer in image.layers {
         creator.push('\n');
         creator.push_str(layer);
@@ -139,7 +132,7 @@ fn make_bundle_dir(c: &Container, image: &Image) -> std::io::Result<()> {
 fn image_kept(data: &Path, image: &Image) -> Result<(), String> {
     let path = data.join(".index.lock");
     let lock = OpenOptions::new().read(true).custom_flags(O_DIRECTORY).open(&path).map_err(|e| format!("the index lock: {}", e))?;
-    if unsafe { flock(lock.as_raw_fd(), LOCK_EX | LOCK_NB) } != 0 {
+    if fd::flock(lock.as_raw_fd(), LOCK_EX | LOCK_NB).is_err() {
         return Err("the image store is busy".to_string());
     }
     // Only the directory still at the path excludes anyone (lock-file.ts `directoryLocker`).
@@ -171,7 +164,7 @@ fn reserve_name(c: &Container, name: &str) -> Result<(), String> {
     if name.is_empty() || name.starts_with('.') || name.contains('/') {
         return Err(format!("the name {:?} is not a container name", name));
     }
-    let link = c.name_link(name);
+    let link = name_link(&c.data, name);
     if let Some(dir) = link.parent() {
         fs::create_dir_all(dir).map_err(|e| format!("the names dir: {}", e))?;
     }

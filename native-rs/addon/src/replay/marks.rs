@@ -34,7 +34,7 @@ pub struct Plan {
     pub command: Option<(Vec<String>, Vec<String>)>,
 }
 
-/// A new container's own values (plan.ts `OwnValues`).
+/// A new container's own values (the places plan.ts `makePlan` marked).
 pub struct Own<'a> {
     pub id: &'a str,
     pub name: &'a str,

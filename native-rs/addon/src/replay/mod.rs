@@ -20,7 +20,7 @@ use crate::napi::{guard, JsError};
 use container::json::{self, Json};
 use container::sys::process;
 use container::timefmt;
-use files::{Container, Image};
+use files::{Container, Creator, Image};
 use marks::{Own, Plan};
 use std::io::Read;
 use std::path::PathBuf;
@@ -94,9 +94,10 @@ fn prepare(plan: &Json, data: PathBuf, name: &str, command: &[String]) -> Result
         index: text("index")?,
     };
     let c = Container { data, id: random_id()? };
-    files::claim(&c, &image, state.get("remove").and_then(Json::as_bool).unwrap_or(false), name)?;
     let pid = process::own_pid();
     let start = process::start_time(pid).map(|t| t.to_string());
+    let creator = Creator { pid, start: start.as_deref() };
+    files::claim(&c, &creator, &image, state.get("remove").and_then(Json::as_bool).unwrap_or(false), name)?;
     let created = timefmt::iso_millis(SystemTime::now());
     let own = Own { id: &c.id, name, created: &created, creator_pid: pid, creator_start_time: start.as_deref(), command };
     let made = marks::instantiate(&shape, &own);

@@ -5,13 +5,14 @@
 //! cannot delete, but root of a user namespace with the container's id maps
 //! can, so the deletion is retried in one (as `podman unshare rm` would).
 
+use container::data_layout::{release_name, removal_marker};
 use container::idmap;
 use container::sys::consts::{SIGHUP, SIGINT, SIGQUIT};
 use container::sys::process::{self, Forked};
 use container::sys::{cred, fd};
 use container::Spec;
 use super::remove_tree::remove_tree;
-use std::ffi::{OsStr, OsString};
+use std::ffi::OsStr;
 use std::fs;
 use std::io;
 use std::os::raw::c_int;
@@ -147,11 +148,12 @@ fn forget(bundle: &Path, id: &OsStr) {
     if let Some(state) = &state {
         crate::events::record(bundle, state, "destroy");
     }
-    if let Some(containers) = bundle.parent() {
+    let containers = bundle.parent();
+    if let Some(containers) = containers {
         let _ = fs::remove_file(removal_marker(containers, id));
     }
-    if let Some(name) = state.as_ref().and_then(|v| v.get("name")).and_then(|n| n.as_str()) {
-        release_name(bundle, id, name);
+    if let (Some(data), Some(name)) = (containers.and_then(Path::parent), state.as_ref().and_then(|v| v.get("name")).and_then(|n| n.as_str())) {
+        release_name(data, id, name);
     }
 }
 
@@ -169,29 +171,6 @@ fn delete_tree(bundle: &Path, spec: Option<&Spec>) -> bool {
         let _ = remove_in_user_namespace(bundle, spec);
     }
     remove_tree(bundle).is_ok()
-}
-
-/// `containers/.rm-<id>`, made with a `--rm` container (src/paths.ts
-/// `removalMarker`): one left behind names an orphan to collect.
-pub fn removal_marker(containers: &Path, id: &OsStr) -> PathBuf {
-    let mut name = OsString::from(".rm-");
-    name.push(id);
-    containers.join(name)
-}
-
-/// `<data>/names/<name>` → `<id>` (src/containers/names.ts), if it is still ours.
-fn release_name(bundle: &Path, id: &OsStr, name: &str) {
-    let containers = match bundle.parent() {
-        Some(c) => c,
-        None => return,
-    };
-    let link = match containers.parent() {
-        Some(data) => data.join("names").join(name),
-        None => return,
-    };
-    if fs::read_link(&link).map(|t| t.as_os_str() == id).unwrap_or(false) {
-        let _ = fs::remove_file(&link);
-    }
 }
 
 /// A child in a new user namespace with the container's maps deletes the
@@ -221,19 +200,5 @@ fn remove_in_user_namespace(bundle: &Path, spec: &Spec) -> io::Result<()> {
             fd::close(sync_w);
             Err(io::Error::from_raw_os_error(e.0))
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use container::json;
-
-    #[test]
-    fn contract_data_layout() {
-        let f = json::parse(include_str!("../../../../test/fixtures/contract/data-layout.json")).unwrap();
-        let id = f.get("id").and_then(|v| v.as_str()).unwrap();
-        let want = f.get("removalMarker").and_then(|v| v.as_str()).unwrap();
-        assert_eq!(removal_marker(Path::new("containers"), OsStr::new(id)), Path::new(want));
     }
 }
