@@ -39,7 +39,8 @@ vm_tmp=$(mktemp -d /tmp/tsbox-scratch-lane-XXXXXX)
 chmod 1777 "$native_tmp" "$vm_tmp"
 vm_log="$vm_tmp.log"
 native_log="$native_tmp.log"
-trap 'rm -rf "$native_tmp" "$vm_tmp" "$vm_log" "$native_log"' EXIT
+checks_log="$native_tmp.checks.log"
+trap 'rm -rf "$native_tmp" "$vm_tmp" "$vm_log" "$native_log" "$checks_log"' EXIT
 # A hung file fails after 20 minutes (each file runs as one test) instead of stalling CI. The native lane's
 # files mostly wait (on timeouts, stops, restarts; stop 43: 120 s of CPU in 280 s of lifecycle.test.ts), so it
 # runs two at once; the vm lane's emulator keeps a core busy, one guest at a time.
@@ -49,14 +50,25 @@ TMPDIR="$vm_tmp" run_lane "${vm_lane[@]}" >"$vm_log" 2>&1 &
 vm_pid=$!
 # The static checks while the vm lane runs (they need no guest, and the native lane waits for them: the vm lane is
 # the longer one), each failure counted at the end.
+# A failed check's output is kept, to be printed again at the end with the lanes' failures.
 checks_status=0
-echo "# tsc --noEmit" >&2
-npx tsc --noEmit || checks_status=1
-echo "# cargo test (dev profile)" >&2
+check() {
+  local title=$1
+  shift
+  echo "# $title" >&2
+  local out
+  out=$(mktemp)
+  if ! "$@" >"$out" 2>&1; then
+    checks_status=1
+    { echo "## $title failed:"; tail -n 150 "$out"; } >>"$checks_log"
+  fi
+  cat "$out"
+  rm -f "$out"
+}
+check "tsc --noEmit" npx tsc --noEmit
 # Unoptimised: builds in less than half the time, and overflow checks stay on.
-cargo test --quiet --manifest-path native-rs/Cargo.toml 2>&1 || checks_status=1
-echo "# Rust 1.63 build of native-rs/container + runtime (x86_64 and static i686)" >&2
-bash scripts/check-rust163.sh || checks_status=1
+check "cargo test (dev profile)" cargo test --quiet --manifest-path native-rs/Cargo.toml
+check "Rust 1.63 build of native-rs/container + runtime (x86_64 and static i686)" bash scripts/check-rust163.sh
 native_status=0
 TMPDIR="$native_tmp" run_lane --test-concurrency=2 "${native_lane[@]}" | tee "$native_log" || native_status=$?
 vm_status=0
@@ -66,6 +78,7 @@ cat "$vm_log"
 # The failures again, last, with their diagnostics: a CI log is often read from its end only.
 # (head closing the pipe early is no failure: under pipefail and -e it ended the script before its summary)
 failures() { awk '/^ *not ok /{n=60} n>0{print; n--}' "$1" | head -400 || true; }
+if [ -s "$checks_log" ]; then echo "# static check failures:" >&2; cat "$checks_log"; fi
 for lane in native vm; do
   log_var="${lane}_log"
   if grep -q '^ *not ok ' "${!log_var}"; then echo "# $lane lane failures:" >&2; failures "${!log_var}"; fi

@@ -3,6 +3,7 @@ import { MonitorRefusal, monitorRequest } from "../monitor-client.js";
 import { parseSignal } from "../signals.js";
 import { type ContainerState, isActive, readCurrentState, supervisorAlive } from "../state.js";
 import { recordEvent } from "../events.js";
+import { withContainerLock } from "../lock.js";
 import { currentState } from "./current.js";
 import { startContainer } from "./start.js";
 import { stopContainer, type StopOptions } from "./stop.js";
@@ -17,7 +18,12 @@ import { stopContainer, type StopOptions } from "./stop.js";
 export async function restartContainer(ctx: LifecycleContext, id: string, options: StopOptions = {}, onWarning?: (message: string) => void): Promise<void> {
   const state = currentState(ctx, id);
   await restarting(ctx, state, options, onWarning);
-  recordEvent(bundleOf(ctx, id).dir, state, "restart");
+  // After the new run's `start`, as docker orders them. The monitor records that under the container's lock, after
+  // the state.json startedAgain may already have seen: taking the lock once waits for it (a container removed
+  // meanwhile has no lock to wait for).
+  const dir = bundleOf(ctx, id).dir;
+  await withContainerLock(dir, () => undefined).catch(() => undefined);
+  recordEvent(dir, state, "restart");
 }
 
 async function restarting(ctx: LifecycleContext, state: ContainerState, options: StopOptions, onWarning?: (message: string) => void): Promise<void> {
