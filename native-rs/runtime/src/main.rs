@@ -61,7 +61,9 @@ const USAGE: &str = "usage: tsbox-runtime run --bundle DIR [--status-fd N] [--re
 fn main() {
     let args: Vec<OsString> = std::env::args_os().skip(1).collect();
     // Profiling aid: the set-up's timing marks (container::trace) on this descriptor, e.g. 2.
-    if let Some(fd) = std::env::var("TSBOX_TRACE_FD").ok().and_then(|v| v.parse().ok()) {
+    // Only a descriptor the caller opened: a closed number would be whatever we open next (a ready pipe, a
+    // namespace's fd), and the marks would go into it.
+    if let Some(fd) = std::env::var("TSBOX_TRACE_FD").ok().and_then(|v| v.parse().ok()).filter(|&fd| fd::is_open(fd)) {
         container::trace::set_fd(fd);
         container::trace::mark("main");
     }
@@ -186,8 +188,8 @@ fn protected(status_fd: Option<i32>, stderr_prefix: &'static str) -> Result<(), 
         return Err(StatusEvents::new(status_fd, stderr_prefix).error(&e));
     }
     // A descriptor inherited from whoever started us (a shell's `exec 5<dir`)
-    // has no business near a container.
-    fd::close_inherited(&[status_fd.unwrap_or(-1)]);
+    // has no business near a container; the trace's stays ours (never the container's: cloexec_from 3).
+    fd::close_inherited(&[status_fd.unwrap_or(-1), container::trace::fd()]);
     Ok(())
 }
 

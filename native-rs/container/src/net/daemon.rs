@@ -30,6 +30,8 @@ pub fn spawn(args: &[String]) -> Result<String, Error> {
                 .args(args)
                 .arg("--ready-fd")
                 .arg(ready_w.to_string())
+                // A daemon outlives the traced command: its marks would go to a descriptor nobody reads any more.
+                .env_remove("TSBOX_TRACE_FD")
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
