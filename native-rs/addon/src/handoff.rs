@@ -62,18 +62,15 @@ pub unsafe extern "C" fn hand_off_js(env: napi_env, info: napi_callback_info) ->
     })
 }
 
-/// The helper runs from a sealed copy of its binary (CVE-2019-5736,
+/// The helper runs from a copy of its binary nobody can write (CVE-2019-5736,
 /// container::sealed_exe): made here and executed in its place, the helper
-/// starts protected, where executed from disk it would copy itself and
+/// starts protected, where executed from disk it would protect itself and
 /// execute again (an execve, the dynamic loader and its start-up twice).
-/// None when it is not to be a memfd (TSBOX_RUNTIME_SEAL=bind or off, or
-/// wrong: the helper does or reports that) or the copy failed (the helper
-/// then tries again, and reports a failure).
+/// None when TSBOX_RUNTIME_SEAL says otherwise or is wrong (the helper does
+/// or reports that), or nothing could be had (the helper then tries again,
+/// and reports a failure).
 fn sealed_copy(path: &str) -> Option<c_int> {
-    match sealed_exe::Method::from_env() {
-        Ok(sealed_exe::Method::Memfd) => sealed_exe::sealed_copy_of(std::path::Path::new(path)).ok(),
-        _ => None,
-    }
+    sealed_exe::Method::from_env().ok().and_then(|method| sealed_exe::protected_exe(std::path::Path::new(path), method))
 }
 
 /// Node marks fds 0–2 close-on-exec (and a pipe may be left non-blocking):

@@ -47,6 +47,9 @@ pub const SYS_CLOSE_RANGE: c_long = 436;
 pub const SYS_OPENAT2: c_long = 437;
 pub const SYS_OPEN_TREE: c_long = 428;
 pub const SYS_MOVE_MOUNT: c_long = 429;
+pub const SYS_FSOPEN: c_long = 430;
+pub const SYS_FSCONFIG: c_long = 431;
+pub const SYS_FSMOUNT: c_long = 432;
 pub const SYS_MOUNT_SETATTR: c_long = 442;
 
 // clone(2) / setns(2) namespace flags
@@ -155,8 +158,15 @@ pub const AT_RECURSIVE: c_int = 0x8000;
 // open_tree(2), move_mount(2), mount_setattr(2)
 pub const OPEN_TREE_CLONE: c_int = 1;
 pub const MOVE_MOUNT_F_EMPTY_PATH: c_int = 0x04;
+// fsopen(2), fsconfig(2), fsmount(2) (Linux 5.2)
+pub const FSOPEN_CLOEXEC: c_int = 0x01;
+pub const FSCONFIG_SET_STRING: c_int = 1;
+pub const FSCONFIG_CMD_CREATE: c_int = 6;
+pub const FSMOUNT_CLOEXEC: c_int = 0x01;
 pub const MOVE_MOUNT_T_EMPTY_PATH: c_int = 0x40;
 pub const MOUNT_ATTR_RDONLY: u64 = 0x01;
+pub const MOUNT_ATTR_NOSUID: u64 = 0x02;
+pub const MOUNT_ATTR_NODEV: u64 = 0x04;
 pub const MOUNT_ATTR_IDMAP: u64 = 0x0010_0000;
 // lseek(2): the next data / the next hole at or after an offset
 pub const SEEK_DATA: c_int = 3;

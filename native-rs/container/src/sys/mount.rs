@@ -1,6 +1,7 @@
 //! mount(2), umount2(2), pivot_root(2), statvfs(3).
 
 use super::consts::*;
+use super::errno::EINVAL;
 use super::{cpath, cstr, ffi, Errno};
 use std::ffi::CString;
 use super::types::MountAttr;
@@ -87,6 +88,27 @@ pub fn open_tree_clone(path: &Path, recursive: bool) -> Result<c_int, Errno> {
         return Err(Errno::last());
     }
     Ok(ret as c_int)
+}
+
+/// A new file system of type `fs_type` (fsopen, fsconfig's string options,
+/// its creation), mounted nowhere: the detached mount's descriptor
+/// (fsmount, close-on-exec, with the MOUNT_ATTR_* `attrs`), Linux 5.2+.
+pub fn detached_fs(fs_type: &str, options: &[(&str, &str)], attrs: u64) -> Result<c_int, Errno> {
+    let name = CString::new(fs_type).map_err(|_| EINVAL)?;
+    let ctx = Errno::check(unsafe { ffi::syscall(SYS_FSOPEN, name.as_ptr(), FSOPEN_CLOEXEC as c_long) } as c_int)?;
+    let result = (|| {
+        for (key, value) in options {
+            let (k, v) = (CString::new(*key).map_err(|_| EINVAL)?, CString::new(*value).map_err(|_| EINVAL)?);
+            let set = FSCONFIG_SET_STRING as c_long;
+            Errno::check(unsafe { ffi::syscall(SYS_FSCONFIG, ctx as c_long, set, k.as_ptr(), v.as_ptr(), 0 as c_long) } as c_int)?;
+        }
+        let create = FSCONFIG_CMD_CREATE as c_long;
+        let none = ptr::null::<c_char>();
+        Errno::check(unsafe { ffi::syscall(SYS_FSCONFIG, ctx as c_long, create, none, none, 0 as c_long) } as c_int)?;
+        Errno::check(unsafe { ffi::syscall(SYS_FSMOUNT, ctx as c_long, FSMOUNT_CLOEXEC as c_long, attrs as c_long) } as c_int)
+    })();
+    super::fd::close(ctx);
+    result
 }
 
 /// mount_setattr(2) on the detached mount `fd`: `set` attributes, with
