@@ -53,7 +53,7 @@ test("status events: the lines tsbox-runtime and the agent's supervisors write p
   for (const c of fixture<{ line: string; event: unknown }[]>("status-events.json")) assert.deepEqual(parseStatusLine(c.line), c.event);
 });
 
-test("the nest holder's record: where it is and its line, as nest_holder.rs writes it", () => {
+test("the nest holder's record: where it is and its line, as nest_record.rs writes it", () => {
   const f = fixture<{ record: string[]; line: string; pid: number; start: string }>("nest-holder.json");
   assert.deepEqual([...NEST_HOLDER_RECORD], f.record);
   assert.deepEqual(parseNestHolderRecord(f.line), { pid: f.pid, start: f.start });

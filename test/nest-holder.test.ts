@@ -8,7 +8,7 @@
  */
 import { after, afterEach, beforeEach, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, readFileSync, readlinkSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { nestIdleArgs } from "../src/backends/native/nest-idle.js";
 import { cleanupIdentities, identities } from "./helpers/identities.js";
@@ -92,7 +92,16 @@ for (const who of identities()) {
       assert.notEqual(hostIds(pid)[0], "1000", "a subordinate id, not the host's 1000");
       assert.equal(readFileSync(`/proc/${pid}/uid_map`, "utf8"), readFileSync(`/proc/${plainPid}/uid_map`, "utf8"));
       assert.deepEqual(holder(who.dataDir), h, "the same holder");
-      assert.equal((await tsbox(who, ["rm", "-f", id, plain.stdout.trim()])).code, 0);
+      // The monitor runs from the holder's sealed copy (the CLI's hand-off reopens it: sealed_exe::held_copy), not one
+      // of its own; TSBOX_RUNTIME_SEAL=memfd asks for its own.
+      const exeInode = (pid: number) => statSync(`/proc/${pid}/exe`).ino;
+      const monitorOf = (cid: string) => (JSON.parse(readFileSync(join(who.dataDir, "containers", cid, "state.json"), "utf8")) as { monitorPid: number }).monitorPid;
+      assert.equal(exeInode(monitorOf(id)), exeInode(h!.pid), "the holder's copy");
+      const own = await tsbox(who, ["run", "-d", "busybox", "sleep", "60"], { env: { TSBOX_RUNTIME_SEAL: "memfd" } });
+      assert.equal(own.code, 0, own.stderr);
+      assert.notEqual(exeInode(monitorOf(own.stdout.trim())), exeInode(h!.pid), "a copy of its own");
+      assert.match(readlinkSync(`/proc/${monitorOf(own.stdout.trim())}/exe`), /^\/memfd:tsbox-runtime/);
+      assert.equal((await tsbox(who, ["rm", "-f", id, plain.stdout.trim(), own.stdout.trim()])).code, 0);
     });
 
     it("a killed holder is replaced by the next run; an idle one leaves with its record; 0 starts none", async () => {

@@ -1,5 +1,5 @@
 /**
- * The nest holder's record (native-rs/runtime/src/nest_holder.rs: `<data dir>/nest/holder`, "PID START NSPID
+ * The nest holder's record (native-rs/container/src/nest_record.rs: `<data dir>/nest/holder`, "PID START NSPID
  * NSSTART UIDMAP GIDMAP") as tests read it, and its end as a removed data dir ends it.
  */
 import { existsSync, readFileSync, rmSync } from "node:fs";

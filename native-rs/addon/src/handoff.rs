@@ -15,7 +15,7 @@
 use crate::napi::ffi::{napi_callback_info, napi_env, napi_value};
 use crate::napi::{guard, JsError};
 use container::sys::consts::{F_GETFL, F_SETFD, F_SETFL, O_NONBLOCK, SIG_SETMASK};
-use container::sealed_exe;
+use container::{nest_record, sealed_exe};
 use container::sys::ffi;
 use container::sys::types::SigSet;
 use std::ffi::CString;
@@ -46,7 +46,7 @@ pub unsafe extern "C" fn hand_off_js(env: napi_env, info: napi_callback_info) ->
             return Err(JsError::os(std::io::Error::last_os_error(), "keeping the container's lock"));
         }
         // Last: nothing returns to JS between the copy and its execve (or close).
-        let sealed = path.to_str().ok().and_then(sealed_copy);
+        let sealed = path.to_str().ok().and_then(|p| sealed_copy(p, &argv));
         // Handlers go back to SIG_DFL by themselves at execve; the mask does not.
         let mut old = SigSet::empty();
         unsafe { ffi::sigprocmask(SIG_SETMASK, &SigSet::empty(), &mut old) };
@@ -69,8 +69,24 @@ pub unsafe extern "C" fn hand_off_js(env: napi_env, info: napi_callback_info) ->
 /// None when TSBOX_RUNTIME_SEAL says otherwise or is wrong (the helper does
 /// or reports that), or nothing could be had (the helper then tries again,
 /// and reports a failure).
-fn sealed_copy(path: &str) -> Option<c_int> {
-    sealed_exe::Method::from_env().ok().and_then(|method| sealed_exe::protected_exe(std::path::Path::new(path), method))
+/// A rootless user's run first tries the copy its data dir's nest holder runs
+/// from (the data dir: the helper's `--bundle`, `<data dir>/containers/<id>`).
+fn sealed_copy(path: &str, argv: &[CString]) -> Option<c_int> {
+    let binary = std::path::Path::new(path);
+    let method = sealed_exe::Method::from_env().ok()?;
+    // `memfd` asks for a copy of its own.
+    let may_share = method == sealed_exe::Method::Auto && container::sys::cred::geteuid() != 0;
+    let held = || {
+        let bundle = argv.windows(2).find(|w| w[0].as_bytes() == b"--bundle")?[1].to_str().ok()?;
+        let record = nest_record::Record::read(&nest_record::dir_of_bundle(std::path::Path::new(bundle))?)?;
+        sealed_exe::held_copy(binary, &record)
+    };
+    if may_share {
+        if let Some(copy) = held() {
+            return Some(copy);
+        }
+    }
+    sealed_exe::protected_exe(binary, method)
 }
 
 /// Node marks fds 0–2 close-on-exec (and a pipe may be left non-blocking):

@@ -32,6 +32,7 @@ pub mod namespace_process;
 pub mod namespaces;
 pub mod net;
 pub mod nest;
+pub mod nest_record;
 pub mod network;
 pub mod oom_score;
 pub mod paths;

@@ -165,6 +165,107 @@ pub fn protected_exe(binary: &Path, method: Method) -> Option<c_int> {
     }
 }
 
+/// The sealed copy a rootless user's nest holder runs from (the helper that
+/// started it made that copy, container::nest_record names the holder): its
+/// `/proc/PID/exe` reopened, for the CLI's hand-off to execute instead of a
+/// copy of its own (≈ 0.9 ms). Only if it is the holder the record names
+/// (its start time, read through the same /proc/PID descriptor the exe is
+/// opened from, so a reused pid cannot answer), runs as this user, is sealed
+/// as `sealed_copy_of` seals, and is the same build as `binary`.
+pub fn held_copy(binary: &Path, holder: &crate::nest_record::Record) -> Option<c_int> {
+    let proc_dir = File::open(format!("/proc/{}", holder.pid)).ok()?;
+    if proc_dir.metadata().ok()?.uid() != crate::sys::cred::geteuid() {
+        return None;
+    }
+    let mut stat = String::new();
+    io::Read::read_to_string(&mut open_in(&proc_dir, "stat")?, &mut stat).ok()?;
+    if crate::sys::process::start_time_of_stat(&stat) != Some(holder.start) {
+        return None;
+    }
+    let exe = open_in(&proc_dir, "exe")?;
+    let seals = unsafe { ffi::fcntl(exe.as_raw_fd(), F_GET_SEALS) };
+    if seals < 0 || seals & SEALS != SEALS {
+        return None;
+    }
+    let same = match (build_id(&exe), File::open(binary).ok().and_then(|f| build_id(&f))) {
+        (Some(a), Some(b)) => a == b,
+        _ => false,
+    };
+    if same {
+        Some(exe.into_raw_fd())
+    } else {
+        None
+    }
+}
+
+/// `name` in the directory `dir`, read-only.
+fn open_in(dir: &File, name: &str) -> Option<File> {
+    let name = CString::new(name).ok()?;
+    let fd = unsafe { ffi::openat(dir.as_raw_fd(), name.as_ptr(), O_RDONLY | O_CLOEXEC, 0) };
+    if fd < 0 {
+        return None;
+    }
+    Some(unsafe { File::from_raw_fd(fd) })
+}
+
+/// The GNU build id of an ELF file (its NT_GNU_BUILD_ID note: a hash of the
+/// linked output), None if it has none or is not a little-endian ELF file.
+pub fn build_id(file: &File) -> Option<Vec<u8>> {
+    use std::os::unix::fs::FileExt;
+    let read = |offset: u64, len: usize| -> Option<Vec<u8>> {
+        // Headers and notes are small: a larger size is a damaged file.
+        if len > 65536 {
+            return None;
+        }
+        let mut buf = vec![0u8; len];
+        file.read_exact_at(&mut buf, offset).ok()?;
+        Some(buf)
+    };
+    let u16_at = |b: &[u8], o: usize| -> Option<u64> { Some(u16::from_le_bytes([*b.get(o)?, *b.get(o + 1)?]) as u64) };
+    let u32_at = |b: &[u8], o: usize| -> Option<u64> {
+        let v = b.get(o..o + 4)?;
+        Some(u32::from_le_bytes([v[0], v[1], v[2], v[3]]) as u64)
+    };
+    let u64_at = |b: &[u8], o: usize| -> Option<u64> {
+        let v = b.get(o..o + 8)?;
+        let mut a = [0u8; 8];
+        a.copy_from_slice(v);
+        Some(u64::from_le_bytes(a))
+    };
+    let header = read(0, 64)?;
+    if &header[..4] != b"\x7fELF" || header[5] != 1 {
+        return None;
+    }
+    let wide = header[4] == 2;
+    let (phoff, phentsize, phnum) = if wide {
+        (u64_at(&header, 0x20)?, u16_at(&header, 0x36)?, u16_at(&header, 0x38)?)
+    } else {
+        (u32_at(&header, 0x1c)?, u16_at(&header, 0x2a)?, u16_at(&header, 0x2c)?)
+    };
+    let table = read(phoff, (phentsize * phnum) as usize)?;
+    for i in 0..phnum as usize {
+        let ph = table.get(i * phentsize as usize..(i + 1) * phentsize as usize)?;
+        const PT_NOTE: u64 = 4;
+        if u32_at(ph, 0)? != PT_NOTE {
+            continue;
+        }
+        let (offset, size) = if wide { (u64_at(ph, 8)?, u64_at(ph, 32)?) } else { (u32_at(ph, 4)?, u32_at(ph, 16)?) };
+        let notes = read(offset, size as usize)?;
+        let mut at = 0usize;
+        while at + 12 <= notes.len() {
+            let (name_size, desc_size, kind) = (u32_at(&notes, at)? as usize, u32_at(&notes, at + 4)? as usize, u32_at(&notes, at + 8)?);
+            let name_at = at + 12;
+            let desc_at = name_at + (name_size + 3) / 4 * 4;
+            const NT_GNU_BUILD_ID: u64 = 3;
+            if kind == NT_GNU_BUILD_ID && notes.get(name_at..name_at + name_size)? == b"GNU\0" {
+                return Some(notes.get(desc_at..desc_at + desc_size)?.to_vec());
+            }
+            at = desc_at + (desc_size + 3) / 4 * 4;
+        }
+    }
+    None
+}
+
 /// The empty directory under the binary's in the overlay (one with no upper
 /// layer needs two lower ones; overlayfs refuses two that overlap).
 const OVERLAY_LOWER: &str = "/run/tsbox-exe";
@@ -298,6 +399,44 @@ mod tests {
         assert!(written.is_err(), "a write must fail (EPERM from F_SEAL_WRITE)");
         fd::close(copy);
         assert!(sealed_copy_of(Path::new("/nonexistent/tsbox-runtime")).is_err());
+    }
+
+    /// A nest holder's copy: shared only when the record's process runs it sealed and it is the binary's build.
+    #[test]
+    fn a_holders_copy_is_shared_only_when_it_is_the_holders_sealed_copy_of_the_same_build() {
+        use crate::nest_record::Record;
+        use crate::sys::process::{self, Forked};
+        let sleep = Path::new("/bin/sleep");
+        let copy = sealed_copy_of(sleep).unwrap();
+        let holder = match process::clone_fork(0).unwrap() {
+            Forked::Child => {
+                let argv = [b"sleep\0".as_ptr() as *const c_char, b"30\0".as_ptr() as *const c_char, std::ptr::null()];
+                let envp = [std::ptr::null::<c_char>()];
+                unsafe { ffi::fexecve(copy, argv.as_ptr(), envp.as_ptr()) };
+                process::exit_now(127)
+            }
+            Forked::Parent(pid) => pid,
+        };
+        fd::close(copy);
+        for _ in 0..500 {
+            if std::fs::read_link(format!("/proc/{}/exe", holder)).map_or(false, |l| l.to_string_lossy().starts_with("/memfd:")) {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        let record = |pid: i32, start: u64| Record { pid, start, ns_pid: 0, ns_start: 0, uid_mappings: vec![], gid_mappings: vec![] };
+        let start = process::start_time(holder).unwrap();
+        let held = held_copy(sleep, &record(holder, start)).expect("the holder's copy");
+        let id = |f: &File| build_id(f).expect("a build id");
+        assert_eq!(id(&unsafe { File::from_raw_fd(held) }), id(&File::open(sleep).unwrap()));
+        let other_build = std::env::current_exe().unwrap();
+        assert!(held_copy(&other_build, &record(holder, start)).is_none(), "another build");
+        assert!(held_copy(sleep, &record(holder, start + 1)).is_none(), "another process under the holder's pid");
+        let _ = process::kill(holder, 9);
+        let _ = process::wait(holder);
+        let me = process::own_pid();
+        assert!(held_copy(&other_build, &record(me, process::start_time(me).unwrap())).is_none(), "a binary on disk, not sealed");
+        assert!(build_id(&File::open("/proc/self/status").unwrap()).is_none(), "not an ELF file");
     }
 
     /// Root only (the overlay needs CAP_SYS_ADMIN), in a directory whose name has overlayfs's separator and escape.

@@ -20,9 +20,10 @@ use container::error::{Context, Error};
 use container::idmap;
 use container::namespace_process::NamespaceProcess;
 use container::nest::Nest;
+use container::nest_record::{self, Record, FILE};
 use container::net::daemon;
 use container::net::lock::Lock;
-use container::spec::{IdMapping, Spec};
+use container::spec::Spec;
 use container::sys::consts::*;
 use container::sys::types::PollFd;
 use container::sys::{fd, process, signal};
@@ -33,65 +34,21 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-/// `<data dir>/nest/holder`: one line of text, the `Record`.
-const DIR: &str = "nest";
-const FILE: &str = "holder";
-
-/// The holder's record: "PID START NSPID NSSTART UIDMAP GIDMAP" (maps as idmap::maps_arg).
-struct Record {
-    pid: i32,
-    start: u64,
-    ns_pid: i32,
-    ns_start: u64,
-    uid_mappings: Vec<IdMapping>,
-    gid_mappings: Vec<IdMapping>,
-}
-
-impl Record {
-    fn read(dir: &Path) -> Option<Record> {
-        let text = fs::read_to_string(dir.join(FILE)).ok()?;
-        let f: Vec<&str> = text.split_whitespace().collect();
-        if f.len() != 6 {
-            return None;
-        }
-        Some(Record {
-            pid: f[0].parse().ok()?,
-            start: f[1].parse().ok()?,
-            ns_pid: f[2].parse().ok()?,
-            ns_start: f[3].parse().ok()?,
-            uid_mappings: idmap::parse_maps_arg(f[4]).ok()?,
-            gid_mappings: idmap::parse_maps_arg(f[5]).ok()?,
-        })
+/// Its namespace, if the holder `r` still runs and it can hold `spec`'s maps.
+fn joinable(r: &Record, spec: &Spec) -> Option<Nest> {
+    let serves = idmap::translate(&spec.linux.uid_mappings, &r.uid_mappings).is_ok()
+        && idmap::translate(&spec.linux.gid_mappings, &r.gid_mappings).is_ok();
+    if !serves || !process::alive(r.pid, r.start) {
+        return None;
     }
-
-    fn text(&self) -> String {
-        format!(
-            "{} {} {} {} {} {}\n",
-            self.pid,
-            self.start,
-            self.ns_pid,
-            self.ns_start,
-            idmap::maps_arg(&self.uid_mappings),
-            idmap::maps_arg(&self.gid_mappings)
-        )
+    let path = PathBuf::from(format!("/proc/{}/ns/user", r.ns_pid));
+    let ns = fd::open_path(&path, O_RDONLY | O_CLOEXEC, 0).ok()?;
+    // The pid may have been reused between the look and the open: the start time after the open settles it.
+    if !process::alive(r.ns_pid, r.ns_start) {
+        fd::close(ns);
+        return None;
     }
-
-    /// Its namespace, if the holder still runs and it can hold `spec`'s maps.
-    fn nest_for(&self, spec: &Spec) -> Option<Nest> {
-        let serves = idmap::translate(&spec.linux.uid_mappings, &self.uid_mappings).is_ok()
-            && idmap::translate(&spec.linux.gid_mappings, &self.gid_mappings).is_ok();
-        if !serves || !process::alive(self.pid, self.start) {
-            return None;
-        }
-        let path = PathBuf::from(format!("/proc/{}/ns/user", self.ns_pid));
-        let ns = fd::open_path(&path, O_RDONLY | O_CLOEXEC, 0).ok()?;
-        // The pid may have been reused between the look and the open: the start time after the open settles it.
-        if !process::alive(self.ns_pid, self.ns_start) {
-            fd::close(ns);
-            return None;
-        }
-        Some(Nest::held(ns, self.uid_mappings.clone(), self.gid_mappings.clone()))
-    }
+    Some(Nest::held(ns, r.uid_mappings.clone(), r.gid_mappings.clone()))
 }
 
 /// The data dir's nest for `spec`'s container (bundle `<data dir>/containers/<id>`), started if none runs;
@@ -100,8 +57,8 @@ pub fn nest_for(spec: &Spec, bundle: &Path, idle_seconds: u32) -> Option<Nest> {
     if idle_seconds == 0 || !Nest::worth_it(spec) {
         return None;
     }
-    let dir = bundle.parent()?.parent()?.join(DIR);
-    if let Some(nest) = Record::read(&dir).and_then(|r| r.nest_for(spec)) {
+    let dir = nest_record::dir_of_bundle(bundle)?;
+    if let Some(nest) = Record::read(&dir).and_then(|r| joinable(&r, spec)) {
         trace::mark("nest: joined the holder's");
         return Some(nest);
     }
@@ -117,7 +74,7 @@ pub fn nest_for(spec: &Spec, bundle: &Path, idle_seconds: u32) -> Option<Nest> {
 /// Under the dir's lock (two runs at once start one holder): the holder another run started meanwhile, or a new one.
 fn start(dir: &Path, spec: &Spec, idle_seconds: u32) -> Result<Option<Nest>, Error> {
     let _lock = Lock::acquire(dir)?;
-    if let Some(nest) = Record::read(dir).and_then(|r| r.nest_for(spec)) {
+    if let Some(nest) = Record::read(dir).and_then(|r| joinable(&r, spec)) {
         return Ok(Some(nest));
     }
     let args: Vec<String> = vec![
@@ -136,7 +93,7 @@ fn start(dir: &Path, spec: &Spec, idle_seconds: u32) -> Result<Option<Nest>, Err
         return Err(Error::setup(format!("the nest holder did not start: {}", said)));
     }
     trace::mark("nest: started a holder");
-    Ok(Record::read(dir).and_then(|r| r.nest_for(spec)))
+    Ok(Record::read(dir).and_then(|r| joinable(&r, spec)))
 }
 
 pub struct HolderOptions {
@@ -233,28 +190,5 @@ pub fn holder_main(o: HolderOptions) -> i32 {
 fn forget(dir: &Path, me: i32) {
     if Record::read(dir).map_or(false, |r| r.pid == me) {
         let _ = fs::remove_file(dir.join(FILE));
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use container::json::{self, Json};
-
-    /// The record's place and line as src/backends/native/nest-holder.ts reads them (`tsbox info`).
-    #[test]
-    fn contract_nest_holder_record() {
-        let f = json::parse(include_str!("../../../test/fixtures/contract/nest-holder.json")).unwrap();
-        let place: Vec<&str> = f.get("record").and_then(Json::as_array).unwrap().iter().filter_map(Json::as_str).collect();
-        assert_eq!(place, vec![DIR, FILE]);
-        let line = f.get("line").and_then(Json::as_str).unwrap();
-        let dir = std::env::temp_dir().join(format!("tsbox-nest-record-{}", std::process::id()));
-        fs::create_dir_all(&dir).unwrap();
-        fs::write(dir.join(FILE), line).unwrap();
-        let record = Record::read(&dir).unwrap();
-        let _ = fs::remove_dir_all(&dir);
-        assert_eq!(i64::from(record.pid), f.get("pid").and_then(Json::as_number).and_then(|n| n.as_i64()).unwrap());
-        assert_eq!(record.start.to_string(), f.get("start").and_then(Json::as_str).unwrap());
-        assert_eq!(record.text(), line);
     }
 }

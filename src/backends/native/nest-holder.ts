@@ -7,7 +7,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { processStartTime } from "../../containers/state.js";
 
-/** `<data dir>/nest/holder`: one line, "PID START NSPID NSSTART UIDMAP GIDMAP" (nest_holder.rs `Record`). */
+/** `<data dir>/nest/holder`: one line, "PID START NSPID NSSTART UIDMAP GIDMAP" (native-rs/container/src/nest_record.rs `Record`). */
 export const NEST_HOLDER_RECORD = ["nest", "holder"] as const;
 
 /** The record's holder: its pid and /proc start time, if the line is one. */

@@ -193,7 +193,11 @@ pub fn own_pid() -> i32 {
 /// /proc/PID/stat): with the pid it names one process for good, so a pid
 /// recorded in a file is not mistaken for a later process that reused it.
 pub fn start_time(pid: i32) -> Option<u64> {
-    let stat = std::fs::read_to_string(format!("/proc/{}/stat", pid)).ok()?;
+    start_time_of_stat(&std::fs::read_to_string(format!("/proc/{}/stat", pid)).ok()?)
+}
+
+/// `start_time` of a /proc/PID/stat text.
+pub fn start_time_of_stat(stat: &str) -> Option<u64> {
     // The command name (field 2) may hold spaces and parentheses: skip past its last ')'.
     let rest = &stat[stat.rfind(')')? + 1..];
     rest.split_whitespace().nth(19)?.parse().ok()
