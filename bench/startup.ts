@@ -10,7 +10,7 @@
  * A second table prices tsbox's security layers on a run of the helper
  * itself (`tsbox-runtime run` on a prepared bundle): the seccomp filter
  * (docker's default profile) and the protection of the runtime binary
- * (sealed memfd copy, or read-only bind as root), each against the same run
+ * (sealed memfd copy; read-only overlay, root's default, or bind as root), each against the same run
  * without it, beside bwrap and crun with and without the very same filter.
  *
  *   node --import tsx bench/startup.ts [--runs N] [--security-only]
@@ -200,9 +200,10 @@ async function securityCosts(who: Who, rootfs: string, crunBundle: string): Prom
   put("tsbox-runtime, no filter, binary as is", hyperfineFull(who, helper("off", b.plain)));
   put("  + seccomp filter", hyperfineFull(who, helper("off", b.filtered)));
   put("  + sealed memfd copy", hyperfineFull(who, helper("memfd", b.plain)));
+  if (who.uid === 0) put("  + read-only overlay (root's default)", hyperfineFull(who, helper("overlay", b.plain)));
   if (who.uid === 0) put("  + read-only bind (root)", hyperfineFull(who, helper("bind", b.plain)));
   if (b.auto) put("  + --userns=auto (root)", hyperfineFull(who, helper("off", b.auto)));
-  put("  + both (tsbox's default)", hyperfineFull(who, helper("memfd", b.filtered)));
+  put("  + both (tsbox's default)", hyperfineFull(who, helper("auto", b.filtered)));
   if (have("bwrap")) {
     // Both through sh, which opens the filter's fd for bwrap.
     const bwrap = `bwrap --unshare-all --uid 0 --gid 0 --bind ${rootfs} / --proc /proc --dev /dev`;

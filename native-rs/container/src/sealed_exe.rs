@@ -77,11 +77,10 @@ pub fn ensure(method: Method) -> Result<(), Error> {
     let root = crate::sys::cred::geteuid() == 0;
     let exe = match method {
         Method::Bind if root => readonly_bind(),
-        Method::Auto | Method::Overlay if root => {
-            std::fs::read_link("/proc/self/exe")
-                .and_then(|binary| overlay_view(&binary))
-                .or_else(|_| sealed_memfd()).or_else(|e| if memfd_exec_refused(&e) { readonly_bind() } else { Err(e) })
-        }
+        Method::Auto | Method::Overlay if root => std::fs::read_link("/proc/self/exe")
+            .and_then(|binary| overlay_view(&binary))
+            .or_else(|_| sealed_memfd())
+            .or_else(|e| if memfd_exec_refused(&e) { readonly_bind() } else { Err(e) }),
         // A host with vm.memfd_noexec=2 refuses executable memfds (EACCES): root has the read-only bind instead.
         _ => sealed_memfd().or_else(|e| if root && memfd_exec_refused(&e) { readonly_bind() } else { Err(e) }),
     };
