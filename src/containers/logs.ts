@@ -71,8 +71,10 @@ export async function* readLogs(bundleDir: string, options: LogReadOptions, acti
   // never let the backlog end (`logs --tail 10` of a `yes` printed nothing for minutes), and rotations while it is read
   // (renames, the oldest file deleted) do not touch files already open. What comes later is the follow's.
   const files = openChain(bundleDir);
-  // The follow goes on from the last of them (none yet: the current log, read once it appears).
+  // The follow goes on from the last of them (none yet: the current log, read once it appears; none opened, every
+  // look missed: the current log as it is now).
   const current = files.pop() ?? new LineCursor(join(bundleDir, LOG_FILE));
+  if (current.inode === undefined) current.open();
   const end = current.inode !== undefined && !current.rotated() ? current.size() : Infinity;
   let waker: ChangeWaiter | undefined;
   // One finally for every yield: a consumer that stops in the backlog (a break, waitForLog's line found
@@ -186,13 +188,15 @@ function logChain(bundleDir: string): { path: string; ino: number }[] {
 function openChain(bundleDir: string): LineCursor[] {
   // A rotation between the listing and the opening renames every file of it: looked at again (a `yes` rotating a
   // 256 KiB log every few ms left none opened, and `logs` printed nothing), the last look's files as they open.
+  // A look takes a fraction of a millisecond, but a busy machine can pause this process between its listing and its
+  // opens for longer than a rotation takes: ten looks all missed in a CI run (`logs --tail 3` printed nothing).
   for (let attempt = 0; ; attempt++) {
     const chain = logChain(bundleDir);
     const opened = chain.flatMap(({ path, ino }) => {
       const cursor = new LineCursor(join(bundleDir, LOG_FILE));
       return cursor.switchTo(path, ino) ? [cursor] : [];
     });
-    if (opened.length === chain.length || attempt === 9) return opened;
+    if (opened.length === chain.length || attempt === 199) return opened;
     for (const c of opened) c.close();
   }
 }

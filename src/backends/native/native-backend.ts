@@ -421,6 +421,9 @@ function supervise(helper: HelperProcess, binary: string, pty: Pty | undefined, 
     let settled = false;
     // Whether the run said anything: one that did was forked, and must not be started again elsewhere.
     let reported = false;
+    // The container's start as the warm helper's server reports it (its pid there): the run's own `recorded` may come
+    // before that report, and the end must not be taken for a run that never started.
+    let startReported: Promise<void> | undefined;
     const fail = (err: Error) => {
       if (settled) return;
       settled = true;
@@ -444,7 +447,7 @@ function supervise(helper: HelperProcess, binary: string, pty: Pty | undefined, 
           onWarning?.(event.message);
         } else if (event.event === "started" && !settled) {
           // A warm helper's fork reports its pid on another channel: wait for both.
-          void helper.started.then((monitorPid) => {
+          startReported = helper.started.then((monitorPid) => {
             if (settled) return;
             settled = true;
             resolve(handle(event.pid, monitorPid));
@@ -468,6 +471,7 @@ function supervise(helper: HelperProcess, binary: string, pty: Pty | undefined, 
     // A helper that reported the exit and left normally (or said `recorded`) has recorded it (run.rs does so before it exits).
     let endRecorded = false;
     const exited: Promise<ExitStatus> = helperDone.then(async ({ code, signal }) => {
+      await startReported;
       endRecorded = recording && exitedEvent !== undefined && signal === null;
       if (pty) await pty.hungUp;
       pty?.close();
