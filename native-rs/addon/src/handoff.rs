@@ -69,6 +69,7 @@ pub unsafe extern "C" fn hand_off_js(env: napi_env, info: napi_callback_info) ->
 /// None when TSBOX_RUNTIME_SEAL says otherwise or is wrong (the helper does
 /// or reports that), or nothing could be had (the helper then tries again,
 /// and reports a failure).
+///
 /// A rootless user's run first tries the copy its data dir's nest holder runs
 /// from (the data dir: the helper's `--bundle`, `<data dir>/containers/<id>`).
 fn sealed_copy(path: &str, argv: &[CString]) -> Option<c_int> {

@@ -158,16 +158,16 @@ pub const AT_RECURSIVE: c_int = 0x8000;
 // open_tree(2), move_mount(2), mount_setattr(2)
 pub const OPEN_TREE_CLONE: c_int = 1;
 pub const MOVE_MOUNT_F_EMPTY_PATH: c_int = 0x04;
-// fsopen(2), fsconfig(2), fsmount(2) (Linux 5.2)
-pub const FSOPEN_CLOEXEC: c_int = 0x01;
-pub const FSCONFIG_SET_STRING: c_int = 1;
-pub const FSCONFIG_CMD_CREATE: c_int = 6;
-pub const FSMOUNT_CLOEXEC: c_int = 0x01;
 pub const MOVE_MOUNT_T_EMPTY_PATH: c_int = 0x40;
 pub const MOUNT_ATTR_RDONLY: u64 = 0x01;
 pub const MOUNT_ATTR_NOSUID: u64 = 0x02;
 pub const MOUNT_ATTR_NODEV: u64 = 0x04;
 pub const MOUNT_ATTR_IDMAP: u64 = 0x0010_0000;
+// fsopen(2), fsconfig(2), fsmount(2) (Linux 5.2)
+pub const FSOPEN_CLOEXEC: c_int = 0x01;
+pub const FSCONFIG_SET_STRING: c_int = 1;
+pub const FSCONFIG_CMD_CREATE: c_int = 6;
+pub const FSMOUNT_CLOEXEC: c_int = 0x01;
 // lseek(2): the next data / the next hole at or after an offset
 pub const SEEK_DATA: c_int = 3;
 pub const SEEK_HOLE: c_int = 4;
