@@ -189,7 +189,7 @@ function openChain(bundleDir: string): LineCursor[] {
   // A rotation between the listing and the opening renames every file of it: looked at again (a `yes` rotating a
   // 256 KiB log every few ms left none opened, and `logs` printed nothing), the last look's files as they open.
   // A look takes a fraction of a millisecond, but a busy machine can pause this process between its listing and its
-  // opens for longer than a rotation takes: ten looks all missed in a CI run (`logs --tail 3` printed nothing).
+  // opens for longer than a rotation takes: ten looks all missed in a full test run (`logs --tail 3` printed nothing).
   for (let attempt = 0; ; attempt++) {
     const chain = logChain(bundleDir);
     const opened = chain.flatMap(({ path, ino }) => {
