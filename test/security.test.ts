@@ -605,6 +605,18 @@ async function defineTests(): Promise<void> {
         assert.equal(writable, undefined, `${who.name}: the helper's binary opened for writing`);
       };
 
+      it("refuses a TSBOX_RUNTIME_SEAL it does not know, naming the ones it does, and runs with each it does", async () => {
+        for (const who of identities()) {
+          const bad = await tsbox(who, ["run", "--rm", "busybox", "true"], { env: { TSBOX_RUNTIME_SEAL: "bogus" } });
+          assert.deepEqual([bad.code, bad.stderr], [125, "tsbox: TSBOX_RUNTIME_SEAL=bogus: expected auto, overlay, memfd, bind or off\n"], who.name);
+          // overlay and bind are root's: a user's helper takes the memfd copy for them.
+          for (const seal of ["auto", "overlay", "memfd", "bind"]) {
+            const r = await tsbox(who, ["run", "--rm", "busybox", "echo", seal], { env: { TSBOX_RUNTIME_SEAL: seal } });
+            assert.deepEqual([r.code, r.stdout, r.stderr], [0, `${seal}\n`, ""], `${who.name} ${seal}`);
+          }
+        }
+      });
+
       // The sysctl is per PID namespace (Linux 6.3+): set to 2 in one of the test's own, the machine's stays as it is.
       const noexecSysctl = "/proc/sys/vm/memfd_noexec";
       it("where executable memfds are forbidden (vm.memfd_noexec=2): root runs from a read-only bind of the binary; a user's automatic backend is the vm, and the native one says why and what to change", { skip: !existsSync(noexecSysctl) && "a kernel before 6.3" }, async () => {
