@@ -60,7 +60,6 @@ test("the nest holder's record: where it is and its line, as nest_record.rs writ
   assert.equal(parseNestHolderRecord("4242 987654\n"), undefined);
 });
 
-
 test("frames: the wire format of the agent protocol", () => {
   const doc = fixture<{
     types: Record<string, number>;

@@ -4,9 +4,10 @@
  */
 import { existsSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
+import { NEST_HOLDER_RECORD } from "../../src/backends/native/nest-holder.js";
 
 export function nestHolder(dataDir: string): { pid: number; nsPid: number } | undefined {
-  const file = join(dataDir, "nest", "holder");
+  const file = join(dataDir, ...NEST_HOLDER_RECORD);
   if (!existsSync(file)) return undefined;
   const [pid, , nsPid] = readFileSync(file, "utf8").split(" ").map(Number);
   return { pid: pid!, nsPid: nsPid! };
@@ -24,6 +25,6 @@ export async function gone(pid: number): Promise<boolean> {
 export async function endNestHolder(dataDir: string): Promise<boolean> {
   const h = nestHolder(dataDir);
   if (!h) return true;
-  rmSync(join(dataDir, "nest", "holder"), { force: true });
+  rmSync(join(dataDir, ...NEST_HOLDER_RECORD), { force: true });
   return (await gone(h.pid)) && (await gone(h.nsPid));
 }
