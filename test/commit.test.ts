@@ -678,6 +678,22 @@ for (const who of identities()) {
       assert.equal(listed.stdout, "second\n300000\n", listed.stderr);
     });
 
+    it("cp and start at once: the file lands and the container starts, whichever comes first", async () => {
+      // Before: the copy's view of the stopped container and the start each mounted its overlay, so the file was lost
+      // (4 of 12 rounds) or one of them failed ("mounting overlay on …/rootfs: No such file or directory", "bind-mounting
+      // …/net/hosts … changed after it was checked": the start rewrites it).
+      await cli(["create", "--name", "racing", "busybox", "sleep", "600"]);
+      writeFileSync(out("raced"), "raced\n");
+      chownSync(out("raced"), who.uid, who.gid);
+      for (let round = 0; round < 8; round++) {
+        const [started, copied] = await Promise.all([tsbox(who, ["start", "racing"]), tsbox(who, ["cp", out("raced"), `racing:/raced${round}`])]);
+        assert.deepEqual([started.code, copied.code], [0, 0], `round ${round}: ${started.stderr}${copied.stderr}`);
+        assert.equal((await cli(["exec", "racing", "cat", `/raced${round}`])).stdout, "raced\n", `round ${round}`);
+        await cli(["kill", "racing"]);
+        await cli(["wait", "racing"]);
+      }
+    });
+
     it("Ctrl-C or SIGTERM of cp (the terminal signals the process group, a process manager the CLI alone) keeps the file it was to replace and leaves no temp, either way", async () => {
       // Random bytes: zeros would become holes, written at once.
       await cli(["run", "-d", "--name", "cpint", "busybox", "sh", "-c", "head -c 150000000 /dev/urandom > /big && echo old > /old && sleep 600"]);

@@ -27,6 +27,7 @@ import { assertAsked, type CopyRecord, readRecords, recordToTar, writeRecordsFro
 import type { TarEntry } from "../image/tar.js";
 import { type ContainerState, isActive, readState } from "./state.js";
 import { pidAlive } from "../process-alive.js";
+import { withContainerLock } from "./lock.js";
 
 export interface CopyOptions {
   /** `-a`: keep owners (uid/gid) as they are in the source. */
@@ -110,14 +111,33 @@ export class ContainerFiles {
    */
   async run<T>(use: (target: CopyTarget) => Promise<T>, view: "merged" | "layers" | "upper" = "merged"): Promise<T> {
     const target = this.target(view);
+    if ("bundle" in target && view === "merged") return this.whileStopped(use);
     try {
       return await use(target);
     } catch (err) {
-      if ("pid" in target && isTsboxError(err) && err.code === "container" && !this.alive()) return use({ bundle: this.bundle.dir, view });
+      if ("pid" in target && isTsboxError(err) && err.code === "container" && !this.alive()) return this.whileStopped(use);
       // (A vm container's backend reads its record at each copy: its layers now.)
       if ("guest" in target && (await this.endedAsWeCame(err))) return use(target);
       throw err;
     }
+  }
+
+  /**
+   * Runs `use` on the merged layers of a stopped container, holding the
+   * container's lock: a `start` meanwhile mounted the same upper and work dirs
+   * for the container (the copy's files lost, or the start failing with
+   * "mounting overlay …: No such file or directory") and replaced the net
+   * files the view binds ("… changed after it was checked"). A start waits for
+   * the copy, or a copy for a start, whose monitor holds the lock until the
+   * container runs: then the copy goes into the container's namespaces.
+   */
+  private async whileStopped<T>(use: (target: CopyTarget) => Promise<T>): Promise<T> {
+    const stopped = await withContainerLock(this.bundle.dir, async () => {
+      this.state = readState(this.bundle) ?? this.state;
+      return this.alive() ? undefined : { result: await use({ bundle: this.bundle.dir, view: "merged" }) };
+    });
+    // Started while this waited: outside the lock, which its monitor takes to record the container's end.
+    return stopped ? stopped.result : use({ pid: this.state.pid! });
   }
 
   /**
