@@ -65,6 +65,7 @@ import { requireRuntimeBinary } from "./backends/native/runtime-binary.js";
 import { spawnSync } from "node:child_process";
 import type { CopyOptions } from "./containers/copy.js";
 import { warningSink } from "./warnings.js";
+import { PlanCache } from "./containers/plan-cache.js";
 import { option } from "./vocabulary.js";
 import { procSysReadOnly } from "./spec/sysctl.js";
 import { noteIdMaps } from "./containers/id-record.js";
@@ -116,6 +117,16 @@ export interface RunControl {
  * @internal A build step's container: the builder turns its writable layer into an image layer, then removes it,
  * so as with `remove` nothing syncs the layer's file system when the container ends (a volatile overlay).
  */
+/** A prepared container: its bundle, name, config.json and a "created" state.json written. */
+interface Prepared {
+  id: string;
+  bundle: ContainerPaths;
+  spec: ContainerSpec;
+  state: ContainerState;
+  layers: string[];
+  anonymousVolumes: boolean;
+}
+
 export const DISPOSABLE_LAYER: unique symbol = Symbol("tsbox.disposableLayer");
 export const HANDING_OFF: unique symbol = Symbol("tsbox.handingOff");
 const RUN_CONTROL_KINDS: OptionKinds<Omit<RunControl, typeof DISPOSABLE_LAYER | typeof HANDING_OFF>> = { newSession: "boolean", onPullProgress: "function", signal: "abortSignal", onWarning: "function", handOff: "object", onCreated: "function" };
@@ -165,6 +176,8 @@ export class Runtime implements ContainerOwner {
   private backingChecked = false;
   /** The id-range warnings of this host and data dir, read once per Runtime (and given once: warnOnce). */
   private idWarnings: string[] | undefined;
+  /** The plans of this Runtime's foreground runs (made on the first that may have one). */
+  private planCache: PlanCache | undefined;
   /** The warnings about this host already given: each once per Runtime (a 300-run suite printed 300 copies). */
   private readonly warned = new Set<string>();
   /** Whether docker's default sysctls can be written here (read once per Runtime: a mountinfo read). */
@@ -242,7 +255,7 @@ export class Runtime implements ContainerOwner {
     if (options.healthcheck && this.backend.name === "native") {
       warningSink(control.onWarning)("health checks run in containers started detached (-d, create/start or a restart policy); this foreground run has none");
     }
-    const { id, bundle, spec, state, layers, anonymousVolumes } = await this.prepare(options, control);
+    const { id, bundle, spec, state, layers, anonymousVolumes } = await this.preparePlanned(options, control);
     try {
       control.onCreated?.(id);
       const stdin: StdioTarget = options.stdin === "inherit" ? "inherit" : options.stdin ? "pipe" : "ignore";
@@ -288,6 +301,36 @@ export class Runtime implements ContainerOwner {
       await this.failedStart(id, state, err, options.remove ?? false);
       throw err;
     }
+  }
+
+  /**
+   * `prepare` for a foreground run, or its plan replayed (containers/plan-cache.ts: a native run with the options of
+   * an earlier one but the command and name, made by the addon from that run's files).
+   */
+  private async preparePlanned(options: RunOptions, control: RunControl): Promise<Prepared> {
+    const plannable = this.backend.name === "native" && control.handOff === undefined && control[DISPOSABLE_LAYER] === undefined && control[HANDING_OFF] === undefined;
+    const key = plannable ? (this.planCache ??= new PlanCache(this.dataDir)).key(options) : undefined;
+    if (key === undefined) return this.prepare(options, control);
+    // (A replay takes no other look at the options: the plan's run had these, but for the command and name.)
+    checkRunOptionTypes(options);
+    const replayed = this.planCache!.replay(key, options);
+    if (replayed) {
+      const bundle = this.paths.container(replayed.id);
+      const state = readState(bundle);
+      if (state) return { id: replayed.id, bundle, spec: replayed.spec, state, layers: replayed.layers, anonymousVolumes: false };
+    }
+    // What the full run says goes to the caller; a run that said something leaves no plan (a replay would not say it).
+    let said = false;
+    const say = warningSink(control.onWarning);
+    const watched: RunControl = { ...control, onWarning: (message) => ((said = true), say(message)) };
+    const recording = this.planCache!.recording(key, options, () => !said);
+    const prepared = await this.prepare(options, watched);
+    try {
+      recording?.record({ bundleDir: prepared.bundle.dir, spec: prepared.spec, layers: prepared.layers });
+    } catch {
+      // no plan: the next run is a full one again
+    }
+    return prepared;
   }
 
   /** `run` with a restart policy: started under its monitor, attached to from the first byte. */
@@ -379,7 +422,7 @@ export class Runtime implements ContainerOwner {
   }
 
   /** The bundle, name, config.json and a "created" state.json of a new container. */
-  private async prepare(given: RunOptions, control: RunControl): Promise<{ id: string; bundle: ContainerPaths; spec: ContainerSpec; state: ContainerState; layers: string[]; anonymousVolumes: boolean }> {
+  private async prepare(given: RunOptions, control: RunControl): Promise<Prepared> {
     checkRunOptionTypes(given);
     // `networks` (docker 25+'s `--network a --network b`): planned on the first, connected to the others once created.
     const [primary, ...moreNetworks] = checkNetworkList(given);

@@ -1,5 +1,5 @@
 /**
- * The run cache's plan (src/cli/run-cache/plan.ts, key.ts, record.ts), without containers: a plan made of a run's
+ * The run cache's plan (src/containers/run-plan.ts; src/cli/run-cache/key.ts, record.ts), without containers: a plan made of a run's
  * files gives back exactly those files for that run's own values and a new container's values in their places,
  * and is refused where a value also appears where it would not be replaced; the key tells command lines,
  * environments and directories apart; only runs of replayable flags are recorded.
@@ -7,7 +7,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
-import { type Json, makePlan, type PlanShape } from "../src/cli/run-cache/plan.js";
+import { type Json, makePlan, type PlanShape } from "../src/containers/run-plan.js";
 import { runKeys } from "../src/cli/run-cache/key.js";
 import { runRecorder } from "../src/cli/run-cache/record.js";
 import { parseRunArgs, type RunRequest } from "../src/cli/run-flags.js";

@@ -7,34 +7,18 @@
  */
 import { after, afterEach, beforeEach, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { readdirSync, readFileSync } from "node:fs";
+import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import { cleanupIdentities, identities } from "./helpers/identities.js";
 import { tsbox } from "./helpers/cli.js";
 import { assertNoLeaks, snapshot, type Snapshot } from "./helpers/leaks.js";
+import { normalizedBundle } from "./helpers/bundle-files.js";
 
 after(cleanupIdentities);
 
 const TRACE = { TSBOX_TRACE_FD: "2" };
 const replayed = (stderr: string) => /run-cache: replay [0-9a-f]{64}/.exec(stderr)?.[0].slice(-64);
 const planWritten = (stderr: string) => /run-cache: plan written/.test(stderr);
-
-/** A container's bundle files, its own values (ids, name, times, pids) replaced by placeholders. */
-function normalized(dataDir: string, id: string): Record<string, unknown> {
-  const dir = join(dataDir, "containers", id);
-  const state = JSON.parse(readFileSync(join(dir, "state.json"), "utf8")) as Record<string, unknown>;
-  const own: [string, string][] = [
-    [id, "<id>"],
-    [id.slice(0, 12), "<short-id>"],
-    [String(state.name), "<name>"],
-  ];
-  const text = (file: string) => own.reduce((t, [from, to]) => t.split(from).join(to), readFileSync(join(dir, file), "utf8"));
-  const normalState = JSON.parse(text("state.json")) as Record<string, unknown>;
-  for (const key of ["created", "started", "finished", "pid", "monitorPid", "monitorStartTime", "creatorPid", "creatorStartTime"]) {
-    if (normalState[key] !== null) normalState[key] = `<${key}>`;
-  }
-  return { config: JSON.parse(text("config.json")), inspect: JSON.parse(text("inspect.json")), state: normalState };
-}
 
 for (const who of identities()) {
   describe(`the run cache, as ${who.name}`, () => {
@@ -70,7 +54,7 @@ for (const who of identities()) {
       assert.equal(rows.length, 3, ps.stdout);
       const fullId = rows.map((r) => r.split(" ")[0]!).find((r) => r !== id && !first.stderr.includes(r))!;
       assert.ok(rows.some((r) => r.startsWith(`${id} `) && r.includes('"sh -c echo two') && r.includes("Exited (3)")), ps.stdout);
-      assert.deepEqual(normalized(who.dataDir, id), normalized(who.dataDir, fullId));
+      assert.deepEqual(normalizedBundle(who.dataDir, id), normalizedBundle(who.dataDir, fullId));
 
       const events = await tsbox(who, ["events", "--since", "0", "--until", "0s", "--filter", `container=${id}`, "--format", "{{.Action}}"]);
       assert.deepEqual(events.stdout.trim().split("\n"), ["create", "start", "die"], events.stderr);

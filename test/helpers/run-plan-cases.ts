@@ -1,10 +1,10 @@
 /**
  * The run cache's plan cases (test/run-cache-plan.test.ts): a run's files as `Runtime.prepare` writes them (the
- * fields that matter here), and test/fixtures/contract/run-plan.json, made of them — each case's plan (plan.ts
+ * fields that matter here), and test/fixtures/contract/run-plan.json, made of them — each case's plan (src/containers/run-plan.ts
  * `makePlan` of a first run), a new container's own values, and the files a full run of that container writes.
  * The Rust side (native-rs/addon/src/replay/marks.rs) fills each plan with the own values and must get those files.
  */
-import { type Json, makePlan, type PlanShape, type RunFiles } from "../../src/cli/run-cache/plan.js";
+import { type Json, makePlan, type PlanShape, type RunFiles } from "../../src/containers/run-plan.js";
 import { type ContainerState, stateFileText } from "../../src/containers/state.js";
 
 /** A run's files as objects, before they are written as tsbox writes them (`filesOf`). */

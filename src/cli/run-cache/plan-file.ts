@@ -9,7 +9,7 @@ import { accessSync, constants, mkdirSync, readdirSync, readFileSync, rmSync, st
 import { loadAddonSync } from "../../backends/native/addon.js";
 import { dirname, join } from "node:path";
 import { writeFileAtomicSync } from "../../fs-util.js";
-import type { PlanShape } from "./plan.js";
+import type { PlanShape } from "../../containers/run-plan.js";
 
 export interface StoredPlan extends PlanShape {
   /** key.ts's material, compared whole. */

@@ -11,16 +11,14 @@
  */
 import { join } from "node:path";
 import { packageRoot } from "../../package-root.js";
-import { readdirSync, readFileSync } from "node:fs";
-import type { ContainerState } from "../../containers/state.js";
 import { requireRuntimeBinary } from "../../backends/native/runtime-binary.js";
 import { addonPath } from "../../backends/native/addon.js";
 import type { HandOffOptions } from "../../backends/backend.js";
 import type { RunRequest } from "../run-flags.js";
 import { buildId, runKeys } from "./key.js";
-import { makePlan } from "./plan.js";
+import { planOfBundle } from "../../containers/run-plan.js";
 import { fileIdentity, hostFacts, writePlan } from "./plan-file.js";
-import { traceMark } from "./trace.js";
+import { traceMark } from "../../trace-mark.js";
 
 /** `run` flags a plan may be made with: each one's effect is in the files the run writes (or in its key). */
 const REPLAYABLE_FLAGS = new Set([
@@ -31,9 +29,6 @@ const REPLAYABLE_FLAGS = new Set([
   "expose", "no-healthcheck", "cgroup-parent", "cgroups", "cgroupns", "dns", "dns-search", "dns-option", "dns-opt", "add-host",
   "domainname", "disable-content-trust",
 ]);
-
-/** The bundle's entries a plan makes again (a run that left others — health check, network files — has none). */
-const BUNDLE_ENTRIES = ["config.json", "inspect.json", "rootfs", "state.json", "upper", "work"];
 
 export interface RunRecorder {
   /** Wraps the run's warning sink: what it says is said again by a replay. */
@@ -64,16 +59,7 @@ export function runRecorder(args: readonly string[], request: RunRequest, dataDi
     // The store changed while the image was looked up (a first run's import of the embedded image, a pull): the
     // plan would be stale at once.
     if (fileIdentity(join(dataDir, "index.json")) !== index) return "the image store changed during the run";
-    const bundle = made.bundleDir;
-    const entries = readdirSync(bundle).sort().join(" ");
-    if (entries !== BUNDLE_ENTRIES.join(" ")) return `the bundle holds ${entries}`;
-    const read = (file: string): string => readFileSync(join(bundle, file), "utf8");
-    const files = { specText: read("config.json"), inspectText: read("inspect.json"), state: JSON.parse(read("state.json")) as ContainerState };
-    const inspect = JSON.parse(files.inspectText) as { HostConfig?: { NetworkMode?: string }; Mounts?: { Type?: string }[] };
-    const spec = JSON.parse(files.specText) as { root?: { overlay?: { lower?: unknown[] } } };
-    if (!["none", "host"].includes(inspect.HostConfig?.NetworkMode ?? "")) return `network ${inspect.HostConfig?.NetworkMode}`;
-    if ((inspect.Mounts ?? []).some((m) => m.Type !== "tmpfs")) return "volumes or binds";
-    const shape = makePlan(files, helperArgs, command, request.options.name !== undefined);
+    const shape = planOfBundle(made.bundleDir, helperArgs, command, request.options.name !== undefined);
     if (typeof shape === "string") return shape;
     const key = runKeys(dataDir, { env, cwd: process.cwd(), build: buildId(join(packageRoot(), "dist")) })(prefix, command.length > 0);
     writePlan(key.file, {
@@ -85,7 +71,6 @@ export function runRecorder(args: readonly string[], request: RunRequest, dataDi
       binary: requireRuntimeBinary(env),
       addon: addonPath()!,
       layers: made.layers,
-      lower: (spec.root?.overlay?.lower ?? []).filter((dir): dir is string => typeof dir === "string"),
       stdin,
       warnings,
     });

@@ -20,7 +20,7 @@ import { warningLine } from "../context.js";
 import { CLI_HAND_OFF } from "../hand-off.js";
 import { buildId, runCacheDir, runKeys } from "./key.js";
 import { readPlan, type StoredPlan } from "./plan-file.js";
-import { traceMark } from "./trace.js";
+import { traceMark } from "../../trace-mark.js";
 
 /** `args`: the CLI's arguments (`run …`). Returns when there is nothing to replay (or it failed before the hand-over). */
 export async function replayRun(args: readonly string[], distDir: string): Promise<void> {

@@ -1,5 +1,5 @@
 //! A run plan's marks filled with a new container's own values: what
-//! src/cli/run-cache/plan.ts `makePlan` took out of a full run's files (the
+//! src/containers/run-plan.ts `makePlan` took out of a full run's files (the
 //! id, the generated name, the creation time and creator, the command after
 //! the image) put back, by string replacement in the files' JSON text. The
 //! texts are the full run's own (`JSON.stringify`'s): a replay writes them

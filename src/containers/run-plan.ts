@@ -12,8 +12,10 @@
  * run would have written. config.json, inspect.json and state.json are kept
  * as their text, marked: a replay fills them with a few string replacements.
  */
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import { isDeepStrictEqual } from "node:util";
-import { type ContainerState, stateFileText } from "../../containers/state.js";
+import { type ContainerState, stateFileText } from "./state.js";
 
 /** What a run's files are: config.json's and inspect.json's text, and state.json parsed. */
 export interface RunFiles {
@@ -110,6 +112,34 @@ export function makePlan(files: RunFiles, helperArgs: readonly string[], command
     name: nameGiven ? name : null,
     command: shape,
   };
+}
+
+/** The bundle's entries a plan makes again (a run that left others — a health check, network files — has none). */
+const BUNDLE_ENTRIES = ["config.json", "inspect.json", "rootfs", "state.json", "upper", "work"];
+
+/** A plan and the dirs its container's root is made of (the image's layers and the init layer: all must stay). */
+export interface BundlePlan extends PlanShape {
+  lower: string[];
+}
+
+/**
+ * The plan of the container just prepared in `bundleDir` (its files as `Runtime.prepare` wrote them), or why there
+ * is none: only a run whose preparation touched nothing outside its bundle, its name and its `create` event has one
+ * — its network none or the host's (a bridge leases an address per run), no volume or bind (tmpfs only), nothing
+ * in the bundle but its own files. The CLI's run cache and the library's plans (run-plans.ts) both ask this.
+ */
+export function planOfBundle(bundleDir: string, helperArgs: readonly string[], command: readonly string[], nameGiven: boolean): BundlePlan | string {
+  const entries = readdirSync(bundleDir).sort().join(" ");
+  if (entries !== BUNDLE_ENTRIES.join(" ")) return `the bundle holds ${entries}`;
+  const read = (file: string): string => readFileSync(join(bundleDir, file), "utf8");
+  const files = { specText: read("config.json"), inspectText: read("inspect.json"), state: JSON.parse(read("state.json")) as ContainerState };
+  const inspect = JSON.parse(files.inspectText) as { HostConfig?: { NetworkMode?: string }; Mounts?: { Type?: string }[] };
+  const spec = JSON.parse(files.specText) as { root?: { overlay?: { lower?: unknown[] } } };
+  if (!["none", "host"].includes(inspect.HostConfig?.NetworkMode ?? "")) return `network ${inspect.HostConfig?.NetworkMode}`;
+  if ((inspect.Mounts ?? []).some((m) => m.Type !== "tmpfs")) return "volumes or binds";
+  const shape = makePlan(files, helperArgs, command, nameGiven);
+  if (typeof shape === "string") return shape;
+  return { ...shape, lower: (spec.root?.overlay?.lower ?? []).filter((dir): dir is string => typeof dir === "string") };
 }
 
 /** config.json's record of the container for its network files (`network.container`), if it has one. */

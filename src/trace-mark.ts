@@ -1,5 +1,5 @@
 /**
- * The run cache's marks, in tsbox-runtime's trace format (container/src/trace.rs), on the descriptor
+ * The run cache's and the library's plan marks, in tsbox-runtime's trace format (container/src/trace.rs), on the descriptor
  * `TSBOX_TRACE_FD` names: whether a run was replayed, or why a full run left no plan. Off, nothing.
  */
 import { readlinkSync, writeSync } from "node:fs";
