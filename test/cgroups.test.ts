@@ -14,7 +14,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmdirSyn
 import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { identities, cleanupIdentities, type Identity } from "./helpers/identities.js";
+import { identities, sharedSuiteIdentities, cleanupIdentities, type Identity } from "./helpers/identities.js";
 import { cliPath, runJsonScript, signalSpawned, tsbox } from "./helpers/cli.js";
 import { snapshot, assertNoLeaks, type Snapshot } from "./helpers/leaks.js";
 import { cgroupLeftovers, cgroupMounts, cgroupParent, delegate, type Delegation, removeCgroupTree } from "./helpers/cgroups.js";
@@ -378,17 +378,12 @@ function killPaused(who: Identity, getDelegation: () => Delegation | undefined) 
   });
 }
 
-for (const who of identities()) {
+for (const who of sharedSuiteIdentities()) {
   describe(`cgroups as ${who.name}${vm ? " (vm)" : ""}`, () => {
     let snap: Snapshot;
     beforeEach(() => (snap = snapshot()));
     afterEach(() => assertNoLeaks(snap, [who]));
 
-    if (vm && who.name === "single") {
-      // The guest's agent makes every container's cgroup as root: the host user changes nothing there.
-      it("the guest's cgroups are covered as root and user", { skip: "same guest path as root and user" }, () => {});
-      return;
-    }
     if (who.name === "root" || vm) {
       // Root here; in the vm the guest's agent is root whoever asks.
       let results: Record<string, any> = {};
@@ -538,7 +533,7 @@ for (const who of identities()) {
 const hasCapSysResource = () => (BigInt("0x" + /^CapEff:\s*([0-9a-f]+)$/m.exec(readFileSync("/proc/self/status", "utf8"))![1]) >> 24n) & 1n;
 
 describe("--oom-score-adj", { skip: vm && "the guest's agent is root: nothing rootless to show" }, () => {
-  for (const who of identities()) {
+  for (const who of sharedSuiteIdentities()) {
     let snap: Snapshot;
     beforeEach(() => (snap = snapshot()));
     afterEach(() => assertNoLeaks(snap, [who]));

@@ -395,7 +395,7 @@ if (scenarioName) {
 
 async function defineTests(): Promise<void> {
   const { describe, it, beforeEach, afterEach, after } = await import("node:test");
-  const { identities, cleanupIdentities } = await import("./helpers/identities.js");
+  const { identities, sharedSuiteIdentities, cleanupIdentities } = await import("./helpers/identities.js");
   const { cliPath, identityEnv, repoRoot, tsbox } = await import("./helpers/cli.js");
   const { snapshot, assertNoLeaks } = await import("./helpers/leaks.js");
   const { until } = await import("./helpers/until.js");
@@ -425,7 +425,7 @@ async function defineTests(): Promise<void> {
       });
     });
 
-  for (const who of identities()) {
+  for (const who of sharedSuiteIdentities()) {
     // A hung test fails in minutes, not at the file's 20; the emulated guest's suite takes ~2 min alone and ran past
     // 3 beside the native lane (stop 53), so it gets 6.
     describe(`exec as ${who.name}${vm ? " (vm backend)" : ""}`, { timeout: vm ? 360_000 : 180_000 }, () => {

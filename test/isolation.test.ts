@@ -8,13 +8,13 @@ import { execFileSync } from "node:child_process";
 import { readlinkSync, rmSync, statSync, readFileSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
-import { identities, cleanupIdentities } from "./helpers/identities.js";
+import { identities, sharedSuiteIdentities, cleanupIdentities } from "./helpers/identities.js";
 import { tsbox } from "./helpers/cli.js";
 import { snapshot, assertNoLeaks, strayProcesses, type Snapshot } from "./helpers/leaks.js";
 
 after(cleanupIdentities);
 
-for (const who of identities()) {
+for (const who of sharedSuiteIdentities()) {
   describe(`isolation as ${who.name}`, () => {
     let snap: Snapshot;
     beforeEach(() => (snap = snapshot()));

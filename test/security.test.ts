@@ -131,7 +131,7 @@ if (scenarioName) {
 async function defineTests(): Promise<void> {
   const { describe, it, before, beforeEach, afterEach, after } = await import("node:test");
   const { appendFileSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, readlinkSync, realpathSync, rmSync, statSync, symlinkSync, writeFileSync, chownSync } = await import("node:fs");
-  const { identities, cleanupIdentities } = await import("./helpers/identities.js");
+  const { identities, sharedSuiteIdentities, cleanupIdentities } = await import("./helpers/identities.js");
   const cli = await import("./helpers/cli.js");
   const { identityEnv, repoRoot, cliPath } = cli;
   const { snapshot, assertNoLeaks } = await import("./helpers/leaks.js");
@@ -186,7 +186,7 @@ async function defineTests(): Promise<void> {
     }
   }
 
-  for (const who of identities()) {
+  for (const who of sharedSuiteIdentities()) {
     describe(`security as ${who.name}`, () => {
       let snap: ReturnType<typeof snapshot>;
       beforeEach(() => (snap = snapshot()));
