@@ -605,6 +605,28 @@ async function defineTests(): Promise<void> {
         assert.equal(writable, undefined, `${who.name}: the helper's binary opened for writing`);
       };
 
+      it("hands the CLI's old memory to a holder across the exec, which the helper reaps: in a foreground run, a detached one and an exec", async () => {
+        // native-rs/addon/src/old_image.rs: the holder shares Node's memory (CLONE_VM) and frees it off the exec's path.
+        const holder = (stderr: string) => /old image: holder (\d+) (reaped|reaped before)$/m.exec(stderr);
+        for (const who of identities()) {
+          const env = { TSBOX_TRACE_FD: "2" };
+          const name = `old-image-${who.name}`;
+          const runs = [
+            ["run", "--rm", "busybox", "true"],
+            ["run", "-d", "--name", name, "busybox", "sleep", "60"],
+            ["exec", name, "true"],
+          ];
+          for (const args of runs) {
+            const r = await tsbox(who, args, { env });
+            assert.equal(r.code, 0, `${args.join(" ")}: ${r.stderr}`);
+            const seen = holder(r.stderr);
+            assert.ok(seen, `${who.name}, ${args.join(" ")}: no holder reaped in\n${r.stderr}`);
+            assert.equal(existsSync(`/proc/${seen[1]}`), false, `${who.name}, ${args.join(" ")}: the holder is gone`);
+          }
+          assert.equal((await tsbox(who, ["rm", "-f", name])).code, 0);
+        }
+      });
+
       it("refuses a TSBOX_RUNTIME_SEAL it does not know, naming the ones it does, and runs with each it does", async () => {
         for (const who of identities()) {
           const bad = await tsbox(who, ["run", "--rm", "busybox", "true"], { env: { TSBOX_RUNTIME_SEAL: "bogus" } });

@@ -15,6 +15,7 @@
 use crate::napi::ffi::{napi_callback_info, napi_env, napi_value};
 use crate::napi::{guard, JsError};
 use container::sys::consts::{F_GETFL, F_SETFD, F_SETFL, O_NONBLOCK, SIG_SETMASK};
+use crate::old_image;
 use container::{nest_record, sealed_exe};
 use container::sys::ffi;
 use container::sys::types::SigSet;
@@ -47,16 +48,23 @@ pub unsafe extern "C" fn hand_off_js(env: napi_env, info: napi_callback_info) ->
         }
         // Last: nothing returns to JS between the copy and its execve (or close).
         let sealed = path.to_str().ok().and_then(|p| sealed_copy(p, &argv));
+        // Our memory goes with another process (old_image.rs), whose pid the helper gets to reap it.
+        let holder = old_image::hold();
+        let env_own = holder.as_ref().map(|h| CString::new(h.variable()).expect("no NUL"));
+        let envp = environment(env_own.as_ref());
         // Handlers go back to SIG_DFL by themselves at execve; the mask does not.
         let mut old = SigSet::empty();
         unsafe { ffi::sigprocmask(SIG_SETMASK, &SigSet::empty(), &mut old) };
         if let Some(copy) = sealed {
-            unsafe { ffi::fexecve(copy, argv_p.as_ptr(), environ) };
+            unsafe { ffi::fexecve(copy, argv_p.as_ptr(), envp.as_ptr()) };
             // Not executable (a memfd_noexec policy, say): from disk, and the helper protects itself or says why not.
             container::sys::fd::close(copy);
         }
-        unsafe { ffi::execve(path.as_ptr(), argv_p.as_ptr(), environ) };
+        unsafe { ffi::execve(path.as_ptr(), argv_p.as_ptr(), envp.as_ptr()) };
         let err = std::io::Error::last_os_error();
+        if let Some(h) = holder {
+            h.cancel();
+        }
         unsafe { ffi::sigprocmask(SIG_SETMASK, &old, ptr::null_mut()) };
         Err(JsError::os(err, "starting tsbox-runtime"))
     })
@@ -88,6 +96,25 @@ fn sealed_copy(path: &str, argv: &[CString]) -> Option<c_int> {
         }
     }
     sealed_exe::protected_exe(binary, method)
+}
+
+/// Our environment for the execve, with `own` (the old image holder's pid) in place of any variable of its name.
+fn environment(own: Option<&CString>) -> Vec<*const c_char> {
+    let mut out = Vec::new();
+    let prefix = format!("{}=", container::old_image::PID_VARIABLE);
+    let mut at = unsafe { environ };
+    while !at.is_null() && !unsafe { *at }.is_null() {
+        let entry = unsafe { *at };
+        if !unsafe { std::ffi::CStr::from_ptr(entry) }.to_bytes().starts_with(prefix.as_bytes()) {
+            out.push(entry);
+        }
+        at = unsafe { at.add(1) };
+    }
+    if let Some(own) = own {
+        out.push(own.as_ptr());
+    }
+    out.push(ptr::null());
+    out
 }
 
 /// Node marks fds 0–2 close-on-exec (and a pipe may be left non-blocking):

@@ -8,6 +8,7 @@ mod handoff;
 mod lock;
 mod mknod;
 mod napi;
+mod old_image;
 mod pty;
 mod reap;
 mod replay;

@@ -34,6 +34,7 @@ pub mod net;
 pub mod nest;
 pub mod nest_record;
 pub mod network;
+pub mod old_image;
 pub mod oom_score;
 pub mod paths;
 pub mod peer;

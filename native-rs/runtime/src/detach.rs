@@ -30,7 +30,10 @@ pub fn detach_then(stay: impl FnOnce() -> i32) -> Result<(), Error> {
                 Ok(process::ExitStatus::Code(c)) => c,
                 _ => 125,
             };
-            process::exit_now(if code == 0 { stay() } else { code })
+            let code = if code == 0 { stay() } else { code };
+            // (main's end, which this exit skips: the CLI's old memory's holder)
+            container::old_image::reap();
+            process::exit_now(code)
         }
         Forked::Child => {}
     }

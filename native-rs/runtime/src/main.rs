@@ -176,6 +176,8 @@ fn main() {
         (Some(cmd), _) => usage_error(&format!("unknown command or arguments: {}", cmd)),
     };
     container::trace::mark("exit");
+    // The CLI's old memory's holder (its hand-off's execve), our child since: gone by now, to be reaped.
+    container::old_image::reap();
     std::process::exit(code);
 }
 
