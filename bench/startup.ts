@@ -159,8 +159,9 @@ for (const who of people) {
   await securityCosts(who, rootfs, bundle);
   if (securityOnly) continue;
   record("unshare -Urpf (floor)", who, hyperfine(who, "unshare -Urpf /bin/true"));
-  // The library's two paths in one run: through the Runtime's warm helper (the default), and a helper spawned per run.
-  for (const [tool, path] of [["tsbox library API", "warm"], ["tsbox library API (spawn)", "spawn"]] as const) {
+  // The library's paths in one run: through the Runtime's warm helper (the default), the same with every container
+  // prepared in full (no plan replayed), and a helper spawned per run.
+  for (const [tool, path] of [["tsbox library API", "warm"], ["tsbox library API (no plans)", "unplanned"], ["tsbox library API (spawn)", "spawn"]] as const) {
     const apiArgv = asWho(who, [process.execPath, "--import", "tsx", join(repo, "bench/lib/api-loop.ts"), String(runs), path]);
     const api = spawnSync(apiArgv[0]!, apiArgv.slice(1), { encoding: "utf8", cwd: repo });
     record(tool, who, api.status === 0 ? JSON.parse(api.stdout).medianMs : api.stderr.trim().split("\n").pop()!);
@@ -258,6 +259,8 @@ for (const who of ["root", "user"] as const) {
   const f = num(floor[who]);
   if (lib === undefined || f === undefined) continue;
   console.log(`  ${who}: library API (warm helper) ${fmtRatio(lib, f)} of the floor (target <= 1.60x)` + (bwrap ? `, ${fmtRatio(lib, bwrap)} of bwrap (target <= 1.00x)` : ""));
+  const unplanned = get("tsbox library API (no plans)", who);
+  if (unplanned !== undefined) console.log(`  ${who}: library API without plans ${fmtRatio(unplanned, f)} of the floor` + (bwrap ? `, ${fmtRatio(unplanned, bwrap)} of bwrap; with them ${fmtRatio(lib, unplanned)} of it` : ""));
   if (spawned !== undefined) console.log(`  ${who}: library API (spawn per run) ${fmtRatio(spawned, f)} of the floor` + (bwrap ? `, ${fmtRatio(spawned, bwrap)} of bwrap; the warm helper is ${fmtRatio(lib, spawned)} of it` : ""));
   if (cli !== undefined && node !== undefined) {
     console.log(`  ${who}: CLI (npm package) ${(cli - node).toFixed(1)} ms above node -e 0 (target <= 15 ms)` + (podman ? `, ${(podman / cli).toFixed(1)}x faster than podman (target >= 3x)` : ""));

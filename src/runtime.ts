@@ -113,10 +113,7 @@ export interface RunControl {
   /** @internal The CLI's run cache (src/cli/run-cache/): told what a run that is handed off was made from. */
   [HANDING_OFF]?: (run: { bundleDir: string; layers: string[] }) => void;
 }
-/**
- * @internal A build step's container: the builder turns its writable layer into an image layer, then removes it,
- * so as with `remove` nothing syncs the layer's file system when the container ends (a volatile overlay).
- */
+
 /** A prepared container: its bundle, name, config.json and a "created" state.json written. */
 interface Prepared {
   id: string;
@@ -127,6 +124,10 @@ interface Prepared {
   anonymousVolumes: boolean;
 }
 
+/**
+ * @internal A build step's container: the builder turns its writable layer into an image layer, then removes it,
+ * so as with `remove` nothing syncs the layer's file system when the container ends (a volatile overlay).
+ */
 export const DISPOSABLE_LAYER: unique symbol = Symbol("tsbox.disposableLayer");
 export const HANDING_OFF: unique symbol = Symbol("tsbox.handingOff");
 const RUN_CONTROL_KINDS: OptionKinds<Omit<RunControl, typeof DISPOSABLE_LAYER | typeof HANDING_OFF>> = { newSession: "boolean", onPullProgress: "function", signal: "abortSignal", onWarning: "function", handOff: "object", onCreated: "function" };
@@ -318,6 +319,7 @@ export class Runtime implements ContainerOwner {
       const bundle = this.paths.container(replayed.id);
       const state = readState(bundle);
       if (state) return { id: replayed.id, bundle, spec: replayed.spec, state, layers: replayed.layers, anonymousVolumes: false };
+      this.planCache!.undo(replayed);
     }
     // What the full run says goes to the caller; a run that said something leaves no plan (a replay would not say it).
     let said = false;

@@ -103,6 +103,15 @@ export class PlanCache {
     return { id: made[0]!, name: made[1]!, spec: plan.spec, layers: plan.layers };
   }
 
+  /** A replayed container that cannot go on (its state unreadable): removed again, with its name. */
+  undo(replayed: Replayed): void {
+    try {
+      this.loadAddon()?.replayUndo(this.dataDir, replayed.id, replayed.name);
+    } catch {
+      // what is left is an abandoned bundle, swept as any (its creator gone)
+    }
+  }
+
   /**
    * A full run of `key` about to resolve its image: it leaves a plan if the image store did not change meanwhile and
    * its preparation qualifies. `quiet()` tells whether it said nothing a replay would have to say again.
