@@ -102,7 +102,7 @@ function ensureCheckoutReachable(): void {
  * (TSBOX_BACKEND=vm) a host user without subordinate ids is given the guest range a user with them has
  * (src/backends/vm/node/guest-ids.ts), and the guest's agent sets up every container as root: such a suite's guest
  * path is the one "user" takes, so "single" is left out there. Its host side — its layers' owners, 9p — is
- * vm.test.ts's and vm-layers.test.ts's, which run as every identity. (The vm lane is CI's longest.)
+ * vm-rootless.test.ts's and vm-layers.test.ts's, which run as it too. (The vm lane is CI's longest.)
  */
 export function sharedSuiteIdentities(): Identity[] {
   return process.env.TSBOX_BACKEND === "vm" ? identities().filter((w) => w.name !== "single") : identities();
