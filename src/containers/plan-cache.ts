@@ -96,10 +96,10 @@ export class PlanCache {
       made = addon.replayPrepare(plan.text, this.dataDir, options.name ?? generatedName(), JSON.stringify(options.cmd ?? [])).split("\0");
     } catch (err) {
       // A miss or a failed write, undone: the full preparation says what is wrong, if anything is.
-      traceMark(process.env, `plan-cache: no replay: ${(err as Error).message}`);
+      traceMark(process.env, "plan-cache", `no replay: ${(err as Error).message}`);
       return undefined;
     }
-    traceMark(process.env, `plan-cache: replay ${made[0]}`);
+    traceMark(process.env, "plan-cache", `replay ${made[0]}`);
     return { id: made[0]!, name: made[1]!, spec: plan.spec, layers: plan.layers };
   }
 
@@ -125,11 +125,11 @@ export class PlanCache {
       record: ({ bundleDir, spec, layers }) => {
         const changed = !quiet() ? "the run warned" : addon.fileIdentity(indexFile) !== index ? "the image store changed during the run" : undefined;
         const shape = changed ?? planOfBundle(bundleDir, [bundleDir], options.cmd ?? [], false);
-        if (typeof shape === "string") return traceMark(process.env, `plan-cache: no plan: ${shape}`);
+        if (typeof shape === "string") return traceMark(process.env, "plan-cache", `no plan: ${shape}`);
         const text = JSON.stringify({ ...shape, host: addon.hostFacts(), index, layers });
         if (this.plans.size >= MAX_PLANS) this.plans.delete(this.plans.keys().next().value!);
         this.plans.set(key, { text, made: Date.now(), spec, layers });
-        traceMark(process.env, "plan-cache: plan made");
+        traceMark(process.env, "plan-cache", "plan made");
       },
     };
   }

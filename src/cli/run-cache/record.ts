@@ -87,10 +87,10 @@ export function runRecorder(args: readonly string[], request: RunRequest, dataDi
     beforeExec: (next) => (helperArgs) => {
       try {
         const done = record(helperArgs, request.interactive ? "inherit" : "ignore");
-        traceMark(env, done.startsWith("plan written") ? done : `no plan: ${done}`);
+        traceMark(env, "run-cache", done.startsWith("plan written") ? done : `no plan: ${done}`);
       } catch (err) {
         // no plan: the next run is a full one again
-        traceMark(env, `no plan: ${(err as Error).message}`);
+        traceMark(env, "run-cache", `no plan: ${(err as Error).message}`);
       }
       next?.(helperArgs);
     },

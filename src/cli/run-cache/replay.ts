@@ -43,7 +43,7 @@ export async function replayRun(args: readonly string[], distDir: string): Promi
     if (!present.has(key.file.slice(key.file.lastIndexOf("/") + 1))) continue;
     const read = readPlan(key.file, key.material);
     if (read) return replay(read.plan, read.text, dataDir, runArgs.slice(end));
-    traceMark(env, `no plan to replay in ${key.file}`);
+    traceMark(env, "run-cache", `no plan to replay in ${key.file}`);
   }
 }
 
@@ -59,16 +59,16 @@ function replay(plan: StoredPlan, planText: string, dataDir: string, command: re
     made = addon.replayPrepare(planText, dataDir, plan.name ?? generatedName(), JSON.stringify(command)).split("\0");
   } catch (err) {
     // A name taken, the store busy or changed, a failed write: nothing was left, and the full run says what is wrong.
-    traceMark(process.env, `no replay: ${(err as Error).message}`);
+    traceMark(process.env, "run-cache", `no replay: ${(err as Error).message}`);
     return;
   }
   const [id, name, ...helperArgs] = made as [string, string, ...string[]];
   for (const warning of plan.warnings) writeSync(2, warningLine(warning));
-  traceMark(process.env, `replay ${id}`);
+  traceMark(process.env, "run-cache", `replay ${id}`);
   try {
     become(plan.binary, helperArgs, { stdin: plan.stdin, ...CLI_HAND_OFF });
   } catch (err) {
-    traceMark(process.env, `replay failed: ${(err as Error).message}`);
+    traceMark(process.env, "run-cache", `replay failed: ${(err as Error).message}`);
     try {
       addon.replayUndo(dataDir, id, name);
     } catch {
