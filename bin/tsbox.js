@@ -188,15 +188,34 @@ function startCli() {
   }
 }
 
-// A `run` that an earlier one of the same command line left a plan for becomes its container without the CLI
-// (src/cli/run-cache/replay.ts); it returns when there is none, or it cannot, and the CLI runs as ever.
-let replayRun;
+/**
+ * The addon a run cache replay may use (a plan is only replayed with the one it was made with): $TSBOX_ADDON, the
+ * native package installed beside tsbox (npm's and pnpm's layouts) or in its own node_modules, or a checkout's
+ * build — where src/parts.ts looks first, without reading a package.json; undefined elsewhere (the CLI finds it).
+ */
+function replayAddon() {
+  if (process.env.TSBOX_ADDON) return process.env.TSBOX_ADDON;
+  const arch = { x64: "x64", arm64: "arm64" }[process.arch];
+  if (process.platform !== "linux" || !arch) return undefined;
+  const fs = require("node:fs");
+  const root = join(__dirname, "..");
+  const target = `linux-${arch}-gnu`;
+  const candidates = [join(root, "node_modules", "@tsbox", target, "tsbox-native.node"), join(root, "native-rs", "dist", `tsbox-native.${target}.node`)];
+  if (require("node:path").basename(dirname(root)) === "node_modules") candidates.splice(1, 0, join(root, "..", "@tsbox", target, "tsbox-native.node"));
+  return candidates.find((c) => fs.existsSync(c));
+}
+
+// A `run` that an earlier one of the same command line left a plan for becomes its container without the CLI: the
+// addon finds the plan, makes the container and hands over to tsbox-runtime (native-rs/addon/src/replay/from_bin.rs).
+// It returns when there is none, or it cannot, and the CLI runs as ever.
 if (process.argv[2] === "run" && process.env.TSBOX_RUN_CACHE !== "0") {
+  const addon = replayAddon();
   try {
-    replayRun = require("../dist/cli-replay.cjs").replayRun;
+    const module = { exports: {} };
+    if (addon) process.dlopen(module, addon);
+    if (typeof module.exports.replayRun === "function") module.exports.replayRun(process.argv.slice(2).join("\0"), dist, addon);
   } catch {
-    // not built: the CLI alone
+    // no addon here, or an older one: the CLI alone
   }
 }
-if (replayRun) replayRun(process.argv.slice(2), dist).then(startCli, startCli);
-else startCli();
+startCli();

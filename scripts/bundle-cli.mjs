@@ -187,17 +187,12 @@ for (;;) {
 // Pass 2: the main bundle, exporting what the lazy ones take from it.
 await build({ ...common, entryPoints: ["tsbox:cli-entry"], outfile: mainOut, absWorkingDir: root, plugins: [registryEntry, lazyImports(mainOut), lazyBuiltins] });
 
-// The run cache's replay (src/cli/run-cache/replay.ts): bin/tsbox.js tries it before it loads cli.cjs, so it is a
-// bundle of its own, sharing nothing with cli.cjs (which a replay never loads).
-const replayOut = join(dist, "cli-replay.cjs");
-await build({ ...common, entryPoints: [join(src, "cli", "run-cache", "replay.ts")], outfile: replayOut, absWorkingDir: root, plugins: [lazyBuiltins] });
-
 // A vm.Script cannot import() (bin/tsbox.js compiles our bundles with V8's code cache through one): a bundle that
 // keeps a real import() (v86, or a built-in esbuild leaves as one) starts with this line and is compiled as usual.
 // Marked once here, so the loader need not search 300 KB of source on every start.
 const DYNAMIC_IMPORT_MARK = "//tsbox:import()\n";
 const bundles = (dir) => readdirSync(dir, { withFileTypes: true }).flatMap((f) => (f.isDirectory() ? bundles(join(dir, f.name)) : f.name.endsWith(".cjs") ? [join(dir, f.name)] : []));
-for (const file of [mainOut, replayOut, ...bundles(lazyRoot)]) {
+for (const file of [mainOut, ...bundles(lazyRoot)]) {
   const text = readFileSync(file, "utf8");
   // ASCII only (esbuild escapes strings, not regular expressions): Node reads an ASCII file into a one-byte string;
   // one other character made all 530 KB of cli.cjs a two-byte one, read 0.25 ms slower on every start.

@@ -6,10 +6,12 @@ import { TsboxError } from "./errors.js";
 /**
  * Where tsbox keeps its state. The data dir holds an OCI image layout
  * (blobs/, index.json, oci-layout), unpacked layers and container bundles.
+ * The run cache's replay from the bin finds it too (native-rs/addon/src/replay/data_dir.rs; contract:
+ * test/fixtures/contract/data-dir.json).
  */
-export function defaultDataDir(env: NodeJS.ProcessEnv = process.env): string {
+export function defaultDataDir(env: NodeJS.ProcessEnv = process.env, cwd: string = process.cwd()): string {
   // Absolute (podman's --root is made so): a relative one reached the spec as a relative root path.
-  if (env.TSBOX_DATA_DIR) return resolve(env.TSBOX_DATA_DIR);
+  if (env.TSBOX_DATA_DIR) return resolve(cwd, env.TSBOX_DATA_DIR);
   return join(xdgBaseDir(env, "XDG_DATA_HOME", [".local", "share"]), "tsbox");
 }
 

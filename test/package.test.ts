@@ -201,6 +201,24 @@ describe("npm packages", { skip }, () => {
       assert.equal(r.stderr, "");
     });
 
+    it("the next run of a command line is replayed by the installed addon, from the bin", async () => {
+      // (npx's own variables differ between calls, and a plan is of one environment: the bin as a script runs it. A
+      // plan is of a network none or host.)
+      const run = () => asUser(["/usr/bin/env", "TSBOX_TRACE_FD=2", "node_modules/.bin/tsbox", "run", "--rm", "--network", "none", "busybox", "echo", "again"], app);
+      // (A first run in a fresh data dir imports the embedded image: a store changed during the run leaves no plan.)
+      let planned = false;
+      for (let i = 0; i < 2 && !planned; i++) {
+        const r = await run();
+        ok(r, "a full run");
+        planned = /run-cache: plan written/.test(r.stderr);
+      }
+      assert.ok(planned, "a full run left a plan");
+      const second = await run();
+      ok(second, "second run");
+      assert.equal(second.stdout, "again\n");
+      assert.match(second.stderr, /run-cache: replay [0-9a-f]{64}/);
+    });
+
     it("npx tsbox info: the native backend, its parts from @tsbox/linux-x64-gnu, the guest from @tsbox/images", async () => {
       const r = await asUser(["npx", "tsbox", "info", "--json"], app);
       ok(r, "info");

@@ -9,6 +9,10 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { type Json, makePlan, type PlanShape } from "../src/containers/run-plan.js";
 import { runKeys } from "../src/cli/run-cache/key.js";
+import { basename, join } from "node:path";
+import { userInfo } from "node:os";
+import { defaultDataDir } from "../src/paths.js";
+import { ADJECTIVES, SURNAMES } from "../src/containers/generated-name.js";
 import { runRecorder } from "../src/cli/run-cache/record.js";
 import { parseRunArgs, type RunRequest } from "../src/cli/run-flags.js";
 import { filesOf as files, helperArgs, ID, runFiles, runPlanFixture } from "./helpers/run-plan-cases.js";
@@ -65,6 +69,33 @@ test("the key tells command lines, environments and directories apart, but not a
   ]) {
     assert.notEqual(other.material, key.material);
   }
+});
+
+/** A contract fixture (test/fixtures/contract/), which the addon's replay from the bin reads too (native-rs/addon/src/replay). */
+const contract = (file: string) => JSON.parse(readFileSync(new URL(`./fixtures/contract/${file}`, import.meta.url), "utf8")) as unknown;
+
+test("the key is test/fixtures/contract/run-key.json's, by which the addon finds a plan (replay/key.rs)", () => {
+  type Case = { input: { env: [string, string][]; cwd: string; build: string; uid: number; gid: number; prefix: string[]; hasCommand: boolean }; material: string; file: string };
+  for (const c of contract("run-key.json") as Case[]) {
+    const { env, prefix, hasCommand, ...rest } = c.input;
+    const key = runKeys("/data", { ...rest, env: Object.fromEntries(env) })(prefix, hasCommand);
+    assert.equal(key.material, c.material);
+    assert.equal(basename(key.file), c.file);
+  }
+});
+
+test("the data dir is test/fixtures/contract/data-dir.json's, where the addon's replay says one (replay/data_dir.rs)", () => {
+  type Case = { why: string; env: Record<string, string>; cwd: string; othersHome?: boolean; dataDir: string | null };
+  for (const c of contract("data-dir.json") as Case[]) {
+    // (Another user's HOME needs a real one: the addon's own test has that case.)
+    if (c.othersHome) continue;
+    // null: the addon leaves it to the CLI, which takes the passwd file's home.
+    assert.equal(defaultDataDir(c.env, c.cwd), c.dataDir ?? join(userInfo().homedir, ".local", "share", "tsbox"), c.why);
+  }
+});
+
+test("the generated names' words are test/fixtures/contract/generated-names.json's (the addon's replay names too: replay/names.rs)", () => {
+  assert.deepEqual(contract("generated-names.json"), { adjectives: ADJECTIVES, surnames: SURNAMES });
 });
 
 test("only runs of replayable flags are recorded", () => {

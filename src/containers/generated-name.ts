@@ -5,7 +5,7 @@
  * reserves it and asks again on a clash.
  */
 
-const ADJECTIVES = [
+export const ADJECTIVES = [
   "agile", "amazing", "awesome", "blissful", "bold", "brave", "busy", "calm", "careful", "charming",
   "cheerful", "clever", "cool", "curious", "dazzling", "determined", "eager", "elastic", "elegant", "epic",
   "fearless", "festive", "focused", "friendly", "gallant", "gentle", "gracious", "happy", "hopeful", "humble",
@@ -15,7 +15,7 @@ const ADJECTIVES = [
   "vigilant", "wizardly", "wonderful", "youthful", "zealous", "zen",
 ] as const;
 
-const SURNAMES = [
+export const SURNAMES = [
   "babbage", "backus", "bardeen", "bartik", "berners_lee", "boole", "borg", "cerf", "chandrasekhar", "church",
   "codd", "conway", "curie", "dijkstra", "easley", "engelbart", "euler", "faraday", "feynman", "floyd",
   "gauss", "goldberg", "goodall", "hamilton", "hawking", "hodgkin", "hollerith", "hopper", "hypatia", "johnson",

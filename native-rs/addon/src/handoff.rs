@@ -35,39 +35,51 @@ pub unsafe extern "C" fn hand_off_js(env: napi_env, info: napi_callback_info) ->
         let argv = env.string_arg(&args, 1, "args")?;
         let stdin_fd = env.i32_arg(&args, 2, "stdinFd")?;
         let keep_fd = env.i32_arg(&args, 3, "keepFd")?;
-        let path = CString::new(path).map_err(|_| JsError::new("EINVAL", "path contains a NUL byte"))?;
-        let argv: Vec<CString> = argv.split('\0').map(|a| CString::new(a).expect("split at NUL")).collect();
-        let mut argv_p: Vec<*const c_char> = argv.iter().map(|a| a.as_ptr()).collect();
-        argv_p.push(ptr::null());
-        if stdin_fd >= 0 && unsafe { dup2(stdin_fd, 0) } < 0 {
-            return Err(JsError::os(std::io::Error::last_os_error(), "replacing stdin"));
-        }
-        plain_stdio();
-        if keep_fd >= 0 && unsafe { ffi::fcntl(keep_fd, F_SETFD, 0 as c_int) } < 0 {
-            return Err(JsError::os(std::io::Error::last_os_error(), "keeping the container's lock"));
-        }
-        // Last: nothing returns to JS between the copy and its execve (or close).
-        let sealed = path.to_str().ok().and_then(|p| sealed_copy(p, &argv));
-        // Our memory goes with another process (old_image.rs), whose pid the helper gets to reap it.
-        let holder = old_image::hold();
-        let env_own = holder.as_ref().map(|h| CString::new(h.variable()).expect("no NUL"));
-        let envp = environment(env_own.as_ref());
-        // Handlers go back to SIG_DFL by themselves at execve; the mask does not.
-        let mut old = SigSet::empty();
-        unsafe { ffi::sigprocmask(SIG_SETMASK, &SigSet::empty(), &mut old) };
-        if let Some(copy) = sealed {
-            unsafe { ffi::fexecve(copy, argv_p.as_ptr(), envp.as_ptr()) };
-            // Not executable (a memfd_noexec policy, say): from disk, and the helper protects itself or says why not.
-            container::sys::fd::close(copy);
-        }
-        unsafe { ffi::execve(path.as_ptr(), argv_p.as_ptr(), envp.as_ptr()) };
-        let err = std::io::Error::last_os_error();
-        if let Some(h) = holder {
-            h.cancel();
-        }
-        unsafe { ffi::sigprocmask(SIG_SETMASK, &old, ptr::null_mut()) };
-        Err(JsError::os(err, "starting tsbox-runtime"))
+        let argv: Vec<&str> = argv.split('\0').collect();
+        Err(hand_off(&path, &argv, stdin_fd, keep_fd))
     })
+}
+
+/// The execve itself (also the run cache's replay from the bin, replay/from_bin.rs): returns only its failure.
+pub fn hand_off(path: &str, argv: &[&str], stdin_fd: c_int, keep_fd: c_int) -> JsError {
+    let path = match CString::new(path) {
+        Ok(p) => p,
+        Err(_) => return JsError::new("EINVAL", "path contains a NUL byte"),
+    };
+    let argv: Vec<CString> = match argv.iter().map(|a| CString::new(*a)).collect() {
+        Ok(a) => a,
+        Err(_) => return JsError::new("EINVAL", "an argument contains a NUL byte"),
+    };
+    let mut argv_p: Vec<*const c_char> = argv.iter().map(|a| a.as_ptr()).collect();
+    argv_p.push(ptr::null());
+    if stdin_fd >= 0 && unsafe { dup2(stdin_fd, 0) } < 0 {
+        return JsError::os(std::io::Error::last_os_error(), "replacing stdin");
+    }
+    plain_stdio();
+    if keep_fd >= 0 && unsafe { ffi::fcntl(keep_fd, F_SETFD, 0 as c_int) } < 0 {
+        return JsError::os(std::io::Error::last_os_error(), "keeping the container's lock");
+    }
+    // Last: nothing returns to JS between the copy and its execve (or close).
+    let sealed = path.to_str().ok().and_then(|p| sealed_copy(p, &argv));
+    // Our memory goes with another process (old_image.rs), whose pid the helper gets to reap it.
+    let holder = old_image::hold();
+    let env_own = holder.as_ref().map(|h| CString::new(h.variable()).expect("no NUL"));
+    let envp = environment(env_own.as_ref());
+    // Handlers go back to SIG_DFL by themselves at execve; the mask does not.
+    let mut old = SigSet::empty();
+    unsafe { ffi::sigprocmask(SIG_SETMASK, &SigSet::empty(), &mut old) };
+    if let Some(copy) = sealed {
+        unsafe { ffi::fexecve(copy, argv_p.as_ptr(), envp.as_ptr()) };
+        // Not executable (a memfd_noexec policy, say): from disk, and the helper protects itself or says why not.
+        container::sys::fd::close(copy);
+    }
+    unsafe { ffi::execve(path.as_ptr(), argv_p.as_ptr(), envp.as_ptr()) };
+    let err = std::io::Error::last_os_error();
+    if let Some(h) = holder {
+        h.cancel();
+    }
+    unsafe { ffi::sigprocmask(SIG_SETMASK, &old, ptr::null_mut()) };
+    JsError::os(err, "starting tsbox-runtime")
 }
 
 /// The helper runs from a copy of its binary nobody can write (CVE-2019-5736,

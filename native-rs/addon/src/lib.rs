@@ -106,6 +106,7 @@ pub unsafe extern "C" fn napi_register_module_v1(env: napi_env, exports: napi_va
         export(env, exports, "handOff", Some(handoff::hand_off_js))?;
         export(env, exports, "replayPrepare", Some(replay::replay_prepare_js))?;
         export(env, exports, "replayUndo", Some(replay::replay_undo_js))?;
+        export(env, exports, "replayRun", Some(replay::from_bin::replay_run_js))?;
         export(env, exports, "hostFacts", Some(replay::host_facts_js))?;
         export(env, exports, "fileIdentity", Some(replay::file_identity_js))?;
         export(env, exports, "socketPair", Some(fdpass::socket_pair_js))?;

@@ -1,8 +1,8 @@
 /**
  * This process becomes `tsbox-runtime` (execve through the addon): the CLI's
- * hand-offs (`NativeBackend.handOff`, `handOffExec`, `handOffLaunch`) and the
- * run cache's replay (src/cli/run-cache/replay.ts), which must not load the
- * backend to do it.
+ * hand-offs (`NativeBackend.handOff`, `handOffExec`, `handOffLaunch`), which
+ * must not load the backend to do it. (The run cache's replay hands over in
+ * the addon: native-rs/addon/src/replay/from_bin.rs.)
  */
 import { openSync } from "node:fs";
 import { TsboxError } from "../../errors.js";

@@ -4,7 +4,9 @@
  * directory and user, the same tsbox build. Only the command after the image
  * may differ (plan.ts puts it in place). The plan's file is named by a hash
  * of this material and holds the material itself, compared whole: a hash
- * that collides is a miss, never another run's plan.
+ * that collides is a miss, never another run's plan. The addon finds plans by
+ * the same key (native-rs/addon/src/replay/key.rs; contract:
+ * test/fixtures/contract/run-key.json).
  */
 import { statSync } from "node:fs";
 import { join } from "node:path";
@@ -24,6 +26,9 @@ export interface RunKeyBase {
   cwd: string;
   /** `buildId` of this tsbox. */
   build: string;
+  /** This process's by default (the contract fixture gives its own). */
+  uid?: number;
+  gid?: number;
 }
 
 export interface RunKey {
@@ -45,7 +50,7 @@ export function runKeys(dataDir: string, base: RunKeyBase): (prefix: readonly st
   const env = Object.entries(base.env)
     .filter(([name, value]) => value !== undefined && !PER_COMMAND.has(name))
     .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  const common = JSON.stringify([FORMAT, base.build, process.getuid?.() ?? -1, process.getgid?.() ?? -1, base.cwd, env]);
+  const common = JSON.stringify([FORMAT, base.build, base.uid ?? process.getuid?.() ?? -1, base.gid ?? process.getgid?.() ?? -1, base.cwd, env]);
   const commonHash = fnv1a(common);
   const dir = runCacheDir(dataDir);
   return (prefix, hasCommand) => {

@@ -3,9 +3,10 @@
  * renamed) and what must still hold for it to be replayed: the same key
  * (key.ts), the same process and host facts (`hostFacts`, compared by the addon), the image
  * store's index unchanged since before the full run looked the image up, its
- * layers there (replay.ts), and an age under an hour.
+ * layers there, and an age under an hour. The addon reads and checks them when it replays
+ * (native-rs/addon/src/replay/plan_file.rs, from_bin.rs).
  */
-import { accessSync, constants, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { mkdirSync, readdirSync, rmSync, statSync } from "node:fs";
 import { loadAddonSync } from "../../backends/native/addon.js";
 import { dirname, join } from "node:path";
 import { writeFileAtomicSync } from "../../fs-util.js";
@@ -31,7 +32,6 @@ export interface StoredPlan extends PlanShape {
   warnings: string[];
 }
 
-const MAX_AGE_MS = 60 * 60_000;
 /** Plans kept per data dir (a plan is ≈ 15 KB): the least recently made go first. */
 const MAX_PLANS = 64;
 
@@ -61,25 +61,4 @@ export function writePlan(file: string, plan: StoredPlan): void {
   if (plans.length <= MAX_PLANS) return;
   const made = plans.map((f) => ({ f, t: statSync(join(dir, f), { throwIfNoEntry: false })?.mtimeMs ?? 0 })).sort((a, b) => a.t - b.t);
   for (const { f } of made.slice(0, plans.length - MAX_PLANS)) rmSync(join(dir, f), { force: true });
-}
-
-/** The plan in `file` (and its text) if it is the plan of `material` and may still be replayed here. */
-export function readPlan(file: string, material: string, now = Date.now()): { plan: StoredPlan; text: string } | undefined {
-  let plan: StoredPlan;
-  let text: string;
-  try {
-    text = readFileSync(file, "utf8");
-    plan = JSON.parse(text) as StoredPlan;
-  } catch {
-    return undefined;
-  }
-  // (The host's facts are compared by the addon's replay.)
-  if (plan.material !== material || !(now - plan.made < MAX_AGE_MS && plan.made <= now)) return undefined;
-  try {
-    accessSync(plan.binary, constants.X_OK);
-    accessSync(plan.addon, constants.R_OK);
-  } catch {
-    return undefined;
-  }
-  return { plan, text };
 }

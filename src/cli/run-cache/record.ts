@@ -3,7 +3,7 @@
  * helper (`Backend.handOff`: native, no terminal) whose preparation had no
  * effect outside its bundle, its name and its `create` event leaves its
  * plan behind, just before the execve, for the next run of the same command
- * line to replay (replay.ts). Which runs qualify is decided twice: by their
+ * line to replay (the addon's replay from the bin, native-rs/addon/src/replay/from_bin.rs). Which runs qualify is decided twice: by their
  * flags (only those below, which read no file and touch no other container,
  * volume or network), then by what the run made (no network but none or the
  * host's, no volume or bind, nothing in the bundle but its own files).

@@ -1,7 +1,8 @@
-//! The run cache's replay in Rust (src/cli/run-cache/replay.ts calls it):
-//! a plan's marks filled with a new container's own values (`marks`) and
-//! its files made as the full run makes them (`files`). The hand-over to
-//! tsbox-runtime stays the JS side's (`become`), as every run's.
+//! The run cache's replay in Rust: a plan's marks filled with a new
+//! container's own values (`marks`) and its files made as the full run makes
+//! them (`files`). The CLI's replay (`from_bin`, called by bin/tsbox.js) finds
+//! the plan (`data_dir`, `key`, `plan_file`) and hands over to tsbox-runtime
+//! itself; the library's (src/containers/plan-cache.ts) calls `replayPrepare`.
 //!
 //! JS: `replayPrepare(planText: string, dataDir: string, name: string, command: string): string`,
 //! `command` the arguments after the image as JSON (an array of strings), `name` the name to reserve (the plan's
@@ -11,9 +12,14 @@
 //! failed). `hostFacts(): string` and `fileIdentity(path: string): string`: what a plan records of the host and of
 //! the image index (`host`), compared again by `replayPrepare`.
 
+mod data_dir;
 mod files;
+pub mod from_bin;
 mod host;
+mod key;
 mod marks;
+mod names;
+mod plan_file;
 
 use crate::napi::ffi::{napi_callback_info, napi_env, napi_value};
 use crate::napi::{guard, JsError};
