@@ -109,7 +109,7 @@ interface Spare {
 const STANDBY_QUIET_MS = 300;
 /** A standby that prints nothing is saved after this long all the same. */
 const STANDBY_SILENT_MS = 3000;
-/** A restored standby's image root is unpacked once a run took it, or after this long without one. */
+/** A restored standby at a terminal has its image root unpacked once a run took it, or after this long without one. */
 const UNPACK_AFTER_MS = 500;
 /** The page's input and resizes quiet this long before a new standby or spare is made. */
 const INPUT_QUIET_MS = 2000;
@@ -481,7 +481,9 @@ export class WorkerVm {
     let taken!: () => void;
     const take = new Promise<void>((resolve) => (taken = resolve));
     const served = same.then(async () => {
-      await Promise.race([take, new Promise((r) => setTimeout(r, UNPACK_AFTER_MS))]);
+      // A standby at a terminal's prompt waits for input (held until the take), so its root may wait too; one
+      // without a terminal runs on, and read its files through 9p before they were served again: SIGBUS.
+      if (record.spec.process.terminal) await Promise.race([take, new Promise((r) => setTimeout(r, UNPACK_AFTER_MS))]);
       const image = await this.images.image(record.image.name);
       if (image.manifestDigest !== record.image.manifestDigest) throw new Error("its image changed");
       if ((await this.images.root(image)) !== record.imageRoot) throw new Error("its image root moved");
