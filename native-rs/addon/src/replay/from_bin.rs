@@ -159,8 +159,7 @@ fn trace_from_env() -> bool {
 }
 
 fn random_pair() -> Option<[u16; 2]> {
-    use std::io::Read;
     let mut b = [0u8; 4];
-    std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut b)).ok()?;
+    super::random_bytes(&mut b).ok()?;
     Some([u16::from_le_bytes([b[0], b[1]]), u16::from_le_bytes([b[2], b[3]])])
 }

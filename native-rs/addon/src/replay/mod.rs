@@ -120,6 +120,10 @@ fn strings(v: Option<&Json>) -> Option<Vec<String>> {
 /// 64 hex digits (fs-util.ts `randomHex(32)`).
 fn random_id() -> Result<String, String> {
     let mut bytes = [0u8; 32];
-    std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut bytes)).map_err(|e| format!("/dev/urandom: {}", e))?;
+    random_bytes(&mut bytes)?;
     Ok(bytes.iter().map(|b| format!("{:02x}", b)).collect())
+}
+
+fn random_bytes(into: &mut [u8]) -> Result<(), String> {
+    std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(into)).map_err(|e| format!("/dev/urandom: {}", e))
 }
