@@ -7,7 +7,8 @@
  * container runs `sh` that exits on SIGTERM, so `stop` measures the
  * round trip, not a timeout. As root (and `--user`: also as tsbox-test).
  * Each operation's row ends with its target (issue 10: at least 3x faster
- * than podman) and whether this run met it. Every command runs with a
+ * than podman) and whether this run met it. Then the library's `exec`
+ * (bench/lib/exec-loop.ts), through the warm helper and spawning a helper. Every command runs with a
  * cleared environment (bench/lib/peers.ts `asWho`: `env -i`), so a
  * NODE_EXTRA_CA_CERTS of the caller (~60 ms per Node start here) does not
  * count. Needs `scripts/setup.sh --bench`.
@@ -193,6 +194,19 @@ for (const who of people) {
     return typeof t === "number" && typeof p === "number" ? `${op} ${(p / t).toFixed(1)}x` : `${op} n/a`;
   });
   console.log(`target: every operation >= ${TARGET}x faster than podman: ${podmanRatios.join(", ")}\n`);
+}
+// The library's exec (bench/lib/exec-loop.ts): `exec(["/bin/true"])` into one running container from a warm Node
+// process, through the Runtime's warm helper and, the path before it, a `tsbox-runtime exec` spawned per exec.
+for (const who of people) {
+  const loop = (path: string): number | string => {
+    const argv = asWho(who, [process.execPath, "--import", "tsx", join(repo, "bench/lib/exec-loop.ts"), String(Math.max(runs, 40)), path]);
+    const r = spawnSync(argv[0]!, argv.slice(1), { encoding: "utf8", cwd: repo });
+    return r.status === 0 ? (JSON.parse(r.stdout) as { medianMs: number }).medianMs : (r.stderr || `exit ${r.status}`).trim().split("\n").pop()!;
+  };
+  const [warm, spawned] = [loop("warm"), loop("spawn")];
+  const cell = (v: number | string) => (typeof v === "number" ? fmtMs(v) : `n/a (${v})`);
+  const ratio = typeof warm === "number" && typeof spawned === "number" ? ` (${(warm / spawned).toFixed(2)}x)` : "";
+  console.log(`library API, exec true into a running container, as ${who.name}: ${cell(warm)} through the warm helper${ratio}, ${cell(spawned)} spawning a helper per exec`);
 }
 const notes = results.filter((r) => typeof r.ms === "string" && r.ms !== "no such operation");
 for (const n of notes) console.log(`n/a ${n.who} ${n.tool} ${n.op}: ${n.ms}`);

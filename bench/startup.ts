@@ -5,7 +5,9 @@
  * CLI of the npm packages installed as a user would) and with the tools
  * people use today (crun, runc, bwrap, podman), plus `unshare -Urpf`, the
  * floor. Each tool runs as root and as an unprivileged user where it can;
- * ratios are to the floor of the same user. Needs `scripts/setup.sh --bench`.
+ * ratios are to the floor of the same user. The targets also give the CPU a
+ * run takes on every core, the library's against bwrap's: what bounds a loop
+ * of runs. Needs `scripts/setup.sh --bench`.
  *
  * A second table prices tsbox's security layers on a run of the helper
  * itself (`tsbox-runtime run` on a prepared bundle): the seccomp filter
@@ -17,11 +19,11 @@
  */
 import { execFileSync, spawnSync } from "node:child_process";
 import { readFileSync, chmodSync, writeFileSync } from "node:fs";
-import { release } from "node:os";
+import { availableParallelism, release } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { asWho, benchPeople, benchWorkDir, have, hideUnifiedCgroup as hideUnified, peerBundle, podmanArgv, resetPodman, type Who } from "./lib/peers.js";
-import { fmtMs, fmtRatio, median } from "./lib/stats.js";
+import { busyCpuMs, fmtMs, fmtRatio, median } from "./lib/stats.js";
 import { buildSpec } from "../src/spec/from-options.js";
 import type { ImageConfig } from "../src/image/oci.js";
 import { securitySettings, goArch } from "../src/spec/security.js";
@@ -83,6 +85,19 @@ function overNode(who: Who, command: string): number | string {
     if (round >= 3) differences.push(round % 2 === 0 ? b - a : a - b);
   }
   return median(differences);
+}
+
+/**
+ * The CPU every core spent busy per run of `command` (stats.ts `busyCpuMs`), run one after another by a shell as a
+ * script would: its kernel threads' work included (what a namespace's teardown costs after the run), which
+ * hyperfine's user+system time of the process leaves out.
+ */
+function busyPerRun(who: Who, command: string): number | string {
+  const n = Math.max(runs, 40);
+  const argv = asWho(who, ["sh", "-c", `i=0; while [ $i -lt ${n} ]; do ${command} || exit 1; i=$((i+1)); done`]);
+  const before = busyCpuMs();
+  const r = spawnSync(argv[0]!, argv.slice(1), { stdio: "ignore" });
+  return r.status === 0 ? (busyCpuMs() - before) / n : `exit ${r.status}`;
 }
 
 function prepare(who: Who): { rootfs: string; bundle: string } {
@@ -151,6 +166,8 @@ const securityRows: Row[] = [];
 const securityCpu: Row[] = [];
 /** Differences measured interleaved (overNode): in the targets, not in the table of times. */
 const margins: Row[] = [];
+/** The CPU a run takes on every core (stats.ts `busyCpuMs`): in the targets. */
+const cpuPerRun: Row[] = [];
 const record = (tool: string, who: Who, value: number | string, table: Row[] = rows) => {
   let row = table.find((r) => r.tool === tool);
   if (!row) table.push((row = { tool }));
@@ -190,7 +207,9 @@ for (const who of people) {
   for (const [tool, path] of [["tsbox library API", "warm"], ["tsbox library API (no plans)", "unplanned"], ["tsbox library API (spawn)", "spawn"]] as const) {
     const apiArgv = asWho(who, [process.execPath, "--import", "tsx", join(repo, "bench/lib/api-loop.ts"), String(runs), path]);
     const api = spawnSync(apiArgv[0]!, apiArgv.slice(1), { encoding: "utf8", cwd: repo });
-    record(tool, who, api.status === 0 ? JSON.parse(api.stdout).medianMs : api.stderr.trim().split("\n").pop()!);
+    const result = api.status === 0 ? (JSON.parse(api.stdout) as { medianMs: number; cpuMs: number }) : undefined;
+    record(tool, who, result?.medianMs ?? api.stderr.trim().split("\n").pop()!);
+    if (result && path === "warm") record("tsbox library API, CPU per run (all cores)", who, result.cpuMs, cpuPerRun);
   }
   record("tsbox --help (checkout)", who, hyperfine(who, `${process.execPath} ${join(repo, "bin/tsbox.js")} --help`));
   record("tsbox CLI (checkout)", who, hyperfine(who, `${process.execPath} ${join(repo, "bin/tsbox.js")} run --rm --network none busybox /bin/true`));
@@ -201,7 +220,9 @@ for (const who of people) {
   record("node -e 0", who, hyperfine(who, `${process.execPath} -e 0`));
   record("tsbox CLI (npm package) over node -e 0, interleaved", who, overNode(who, `${installedCli} run --rm --network none busybox /bin/true`), margins);
   if (have("bwrap")) {
-    record("bwrap", who, hyperfine(who, `bwrap --unshare-all --uid 0 --gid 0 --bind ${rootfs} / --proc /proc --dev /dev /bin/true`));
+    const bwrap = `bwrap --unshare-all --uid 0 --gid 0 --bind ${rootfs} / --proc /proc --dev /dev /bin/true`;
+    record("bwrap", who, hyperfine(who, bwrap));
+    record("bwrap, CPU per run (all cores)", who, busyPerRun(who, bwrap), cpuPerRun);
   }
   if (have("crun")) {
     record("crun run", who, hyperfine(who, `crun --root ${join(who.home, "crun")} --cgroup-manager=disabled run --bundle ${bundle} bench-crun-${who.name}`, hideUnifiedCgroup));
@@ -286,6 +307,13 @@ for (const who of ["root", "user"] as const) {
   const f = num(floor[who]);
   if (lib === undefined || f === undefined) continue;
   console.log(`  ${who}: library API (warm helper) ${fmtRatio(lib, f)} of the floor (target <= 1.60x)` + (bwrap ? `, ${fmtRatio(lib, bwrap)} of bwrap (target <= 1.00x)` : ""));
+  const libCpu = num(cpuPerRun.find((r) => r.tool.startsWith("tsbox library"))?.[who]);
+  const bwrapCpu = num(cpuPerRun.find((r) => r.tool.startsWith("bwrap"))?.[who]);
+  if (libCpu !== undefined && bwrapCpu !== undefined) {
+    // What bounds a loop of runs on this machine: their CPU spread over its cores.
+    const cores = availableParallelism();
+    console.log(`  ${who}: CPU per run, every core: library API ${fmtMs(libCpu)}, bwrap ${fmtMs(bwrapCpu)} (${fmtRatio(libCpu, bwrapCpu)}); on ${cores} cores a loop of library runs needs >= ${fmtMs(libCpu / cores)} a run`);
+  }
   const unplanned = get("tsbox library API (no plans)", who);
   if (unplanned !== undefined) console.log(`  ${who}: library API without plans ${fmtRatio(unplanned, f)} of the floor` + (bwrap ? `, ${fmtRatio(unplanned, bwrap)} of bwrap; with them ${fmtRatio(lib, unplanned)} of it` : ""));
   if (spawned !== undefined) console.log(`  ${who}: library API (spawn per run) ${fmtRatio(spawned, f)} of the floor` + (bwrap ? `, ${fmtRatio(spawned, bwrap)} of bwrap; the warm helper is ${fmtRatio(lib, spawned)} of it` : ""));

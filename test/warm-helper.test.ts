@@ -61,6 +61,16 @@ for (const who of identities()) {
       assert.deepEqual(r.containersLeft, [], "both removed, a file of a subordinate id included");
     });
 
+    it("runs an exec as a fork of the helper too, its output, exit code and terminal as ever", async () => {
+      const r = await runJsonScript(who, script, ["exec"]);
+      assert.equal(r.forkOfHelper, true, "the exec's helper is the warm helper's child");
+      assert.deepEqual(r.exec, { exitCode: 3, signal: null, stdout: "exec-out\n", stderr: "exec-err\n" });
+      // A terminal of the container's own devpts (ttyname finds it there).
+      assert.equal(r.tty.exitCode, 0);
+      assert.match(r.tty.stdout, /^\/dev\/pts\/\d+\r?\n$/);
+      assert.equal(r.killed.exitCode, 137);
+    });
+
     it("restarts a helper that was killed; the run it had ends with it", async () => {
       const r = await runJsonScript(who, script, ["restart"]);
       assert.equal(r.killedRun.exitCode, 137);

@@ -1,7 +1,7 @@
 /**
  * The native backend's warm helper (`tsbox-runtime serve`) seen from a
  * Runtime in this process, run as the identity under test:
- *   node --import tsx test/helpers/warm-helper-script.ts concurrent|restart|close|dropped|owner|maps|worker
+ *   node --import tsx test/helpers/warm-helper-script.ts concurrent|exec|restart|close|dropped|owner|maps|worker
  * `concurrent` and `restart` print one JSON object of results; `owner` runs
  * a --rm container and a kept one, prints the pids of its helper, the runs'
  * supervisors and containers, and the two ids, then waits to be killed.
@@ -47,6 +47,18 @@ switch (process.argv[2]) {
     results.distinctSupervisors = new Set(supervisors).size === 4;
     results.outputs = await Promise.all(runs.map((c) => c.output()));
     results.helperAfter = backend.warmHelperPid === helper && helper !== undefined && alive(helper);
+    break;
+  }
+  case "exec": {
+    // An exec into a running container: a fork of the helper too (its process's parent is the exec's helper, whose
+    // parent is the warm helper), with the exec's output and exit code as ever.
+    const c = await rt.run({ image: "busybox", cmd: ["sleep", "60"], remove: true });
+    const p = await c.spawn(["sh", "-c", "sleep 0.5; echo exec-out; echo exec-err >&2; exit 3"]);
+    results.forkOfHelper = parentOf(parentOf(p.pid)) === backend.warmHelperPid;
+    results.exec = await p.output();
+    results.tty = await c.exec(["tty"], { tty: true });
+    await c.kill("SIGKILL");
+    results.killed = await c.wait();
     break;
   }
   case "restart": {

@@ -19,7 +19,7 @@ import { bundlePaths } from "../../paths.js";
 import type { Pty } from "./pty.js";
 import { requireRuntimeBinary } from "./runtime-binary.js";
 import { readStatusEvents, type StatusEvent, statusErrorToTsboxError } from "./status-events.js";
-import { type SupervisorExit, WarmHelper, WarmHelperGone } from "./warm-helper.js";
+import { type SupervisorExit, WarmHelper, WarmHelperGone, type WarmRunRequest } from "./warm-helper.js";
 import { requireInitBinary } from "./init-binary.js";
 import { reapWithWorker } from "./worker-children.js";
 import { nestIdleArgs } from "./nest-idle.js";
@@ -87,17 +87,22 @@ export class NativeBackend implements Backend {
     if (!options.specWritten) writeFileSync(join(options.bundleDir, "config.json"), JSON.stringify(options.spec));
     // --record: the helper keeps state.json as a monitor would (run.rs), so this process takes no lock and writes nothing more.
     const stdio = { ...options, recording: options.record !== undefined };
-    if (!options.oneShot && this.warm !== null) return this.runWarm(options, stdio);
+    if (!options.oneShot && this.warm !== null) {
+      const record = options.record;
+      const request = { op: "run", bundle: options.bundleDir, record: record !== undefined, remove: record?.remove ?? false, newSession: options.newSession ?? false } as const;
+      return this.viaWarm(request, options.spec.process, stdio, () => this.start({ ...options, oneShot: true }));
+    }
     const record = options.record ? ["--record", ...(options.record.remove ? ["--remove"] : [])] : [];
     return this.runHelper(["run", "--bundle", options.bundleDir, ...record, ...nestIdleArgs()], options.spec.process, stdio);
   }
 
   /**
-   * `start` through the warm helper: the same `tsbox-runtime run` as a fork
-   * of it, on descriptors we send (the status socket, stdio); the spawn path
-   * when the helper cannot be had or went away before forking.
+   * `start` or `exec` through the warm helper: the same `tsbox-runtime run`
+   * (or `exec`) as a fork of it, on descriptors we send (the status socket,
+   * stdio); `spawned`, the spawn path, when the helper cannot be had or went
+   * away before forking. `ptyRoot`: where the terminal's devpts is.
    */
-  private async runWarm(options: StartOptions, stdio: HelperStdio): Promise<ContainerProcess> {
+  private async viaWarm(request: WarmRunRequest, spec: ProcessSpec, stdio: HelperStdio, spawned: () => Promise<ContainerProcess>, ptyRoot?: string): Promise<ContainerProcess> {
     const binary = this.options.runtimeBinary ?? requireRuntimeBinary();
     let addon: NativeAddon;
     try {
@@ -106,9 +111,8 @@ export class NativeBackend implements Backend {
     } catch {
       this.warm = null;
     }
-    if (!this.warm) return this.start({ ...options, oneShot: true });
-    const spec = options.spec.process;
-    const pty = spec.terminal ? await (await import("./pty.js")).Pty.open(spec.consoleSize?.width ?? 80, spec.consoleSize?.height ?? 24) : undefined;
+    if (!this.warm) return spawned();
+    const pty = spec.terminal ? await (await import("./pty.js")).Pty.open(spec.consoleSize?.width ?? 80, spec.consoleSize?.height ?? 24, ptyRoot) : undefined;
     const theirs: number[] = [];
     const ours: Socket[] = [];
     const pair = (): [number, number] => {
@@ -133,8 +137,7 @@ export class NativeBackend implements Backend {
         streams[i] = socket;
         return child;
       }) as [number | undefined, number | undefined, number | undefined];
-      const record = options.record;
-      run = this.warm.run({ bundle: options.bundleDir, record: record !== undefined, remove: record?.remove ?? false, newSession: stdio.newSession ?? false }, statusTheirs, slots);
+      run = this.warm.run(request, statusTheirs, slots);
     } catch (err) {
       for (const s of ours) s.destroy();
       pty?.close();
@@ -158,7 +161,7 @@ export class NativeBackend implements Backend {
       // Gone before forking: nothing started, so the spawn path may run it.
       if (!(err instanceof WarmHelperGone)) throw err;
       for (const s of ours) s.destroy();
-      return this.start({ ...options, oneShot: true });
+      return spawned();
     });
   }
 
@@ -197,9 +200,14 @@ export class NativeBackend implements Backend {
     const processFile = writeProcessFile(options.bundleDir, options.process);
     // --bundle: the container's config.json, whose seccomp filter the exec'd process gets too.
     const args = ["exec", "--pid", String(options.pid), "--process", processFile, "--bundle", options.bundleDir, ...(options.detach ? ["--detach"] : [])];
+    // A terminal of the container's own devpts: the process finds its name (ttyname) there.
+    const ptyRoot = `/proc/${options.pid}/root`;
     try {
-      // A terminal of the container's own devpts: the process finds its name (ttyname) there.
-      return options.detach ? await this.runDetached(args) : await this.runHelper(args, options.process, options, `/proc/${options.pid}/root`);
+      if (options.detach) return await this.runDetached(args);
+      const spawned = () => this.runHelper(args, options.process, options, ptyRoot);
+      if (this.warm === null || this.warm?.closed) return await spawned();
+      const request = { op: "exec", bundle: options.bundleDir, pid: options.pid, process: processFile, newSession: false } as const;
+      return await this.viaWarm(request, options.process, options, spawned, ptyRoot);
     } finally {
       unlinkIfThere(processFile);
     }

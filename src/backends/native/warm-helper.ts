@@ -19,12 +19,10 @@ export interface WarmRun {
   kill(signal: number): boolean;
 }
 
-export interface WarmRunRequest {
-  bundle: string;
-  record: boolean;
-  remove: boolean;
-  newSession: boolean;
-}
+/** A container to run (`tsbox-runtime run`), or a process to run in a running one (`tsbox-runtime exec`). */
+export type WarmRunRequest =
+  | { op: "run"; bundle: string; record: boolean; remove: boolean; newSession: boolean }
+  | { op: "exec"; bundle: string; pid: number; process: string; newSession: boolean };
 
 /** The helper went away before this run was forked: nothing of it started, the spawn path may take it. */
 export class WarmHelperGone extends Error {}
@@ -41,7 +39,7 @@ interface Entry {
  * (so per Runtime), started on the first run, speaking JSON lines over a
  * Unix socket pair, the run's descriptors attached (native-rs/runtime/src/serve,
  * docs/architecture.md "The warm helper"). Each run is a fork of it that is
- * exactly `tsbox-runtime run --status-fd`, reporting on its own status socket.
+ * exactly `tsbox-runtime run --status-fd` (or `exec`), reporting on its own status socket.
  *
  * It never keeps Node alive when idle (unref'd) and dies with this process
  * (its socket's EOF, and PDEATHSIG if we are killed). One that died (killed,
@@ -56,11 +54,21 @@ export class WarmHelper {
   private pending = "";
   /** `close()` came while runs were going: the helper ends once the last of them is reaped. */
   private closing = false;
+  /** `close()` was called and no run came since. */
+  private closeCalled = false;
 
   constructor(
     private readonly binary: string,
     private readonly addon: NativeAddon,
   ) {}
+
+  /**
+   * `close()` was called and no run came since: an exec then takes the spawn path, so the helper still goes once
+   * its runs end (a closed Runtime's exec into a container still running did not keep it, nor start a new one).
+   */
+  get closed(): boolean {
+    return this.closeCalled;
+  }
 
   /** The helper's pid while it runs (tests, `tsbox info`). */
   get pid(): number | undefined {
@@ -73,8 +81,10 @@ export class WarmHelper {
    * its copies afterwards.
    */
   run(request: WarmRunRequest, status: number, stdio: [number | undefined, number | undefined, number | undefined]): WarmRun {
-    // A run after close(): the helper still there serves it, as a new one would, and stays like one.
+    // A run after close(): the helper still there serves it, as a new one would, and stays like one. (An exec
+    // after close() is not sent here: see `closed`.)
     this.closing = false;
+    this.closeCalled = false;
     this.ensureStarted();
     const id = this.nextId++;
     let entry!: Entry;
@@ -84,7 +94,7 @@ export class WarmHelper {
     const reaped = new Promise<SupervisorExit>((resolve) => (entry.reaped = resolve));
     forked.catch(() => {});
     const fds = [status, ...stdio.filter((f): f is number => f !== undefined)];
-    const line = JSON.stringify({ op: "run", id, ...request, stdio: stdio.map((f) => f !== undefined) }) + "\n";
+    const line = JSON.stringify({ id, ...request, stdio: stdio.map((f) => f !== undefined) }) + "\n";
     this.runs.set(id, entry);
     this.control!.ref();
     try {
@@ -113,6 +123,7 @@ export class WarmHelper {
    * (its control socket ref'd until then, as for any pending run). Resolves at once: the runs' containers go on.
    */
   close(): Promise<void> {
+    this.closeCalled = true;
     if (this.runs.size === 0) return this.stop();
     this.closing = true;
     return Promise.resolve();

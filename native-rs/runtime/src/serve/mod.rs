@@ -7,7 +7,8 @@
 //! Each `run` request (request.rs) forks a supervisor (run_child.rs) that is
 //! exactly `tsbox-runtime run --status-fd 3 [--record [--remove]]`
 //! (`run::run`: the same `helper::serve`, `launch::spawn`, status events and
-//! exit codes), on the stdio and status pipe that came with the request.
+//! exit codes), on the stdio and status pipe that came with the request; each
+//! `exec` request, one that is exactly `tsbox-runtime exec --status-fd 3`.
 //! Here: one poll loop, single-threaded (forking is only safe so), over the
 //! control socket and a SIGCHLD self-pipe; replies are the supervisor's pid
 //! once forked and its exit status once reaped.
@@ -140,10 +141,12 @@ impl Server {
         }
         container::trace::mark("serve: request");
         let fds: Vec<c_int> = self.fds.drain(..count).collect();
-        if self.nest.is_none() {
+        // (An exec joins its container's namespaces: a nest is for the id maps of a new one.)
+        if self.nest.is_none() && run.exec.is_none() {
             self.nest = Some(make_nest(&run.bundle));
         }
-        match run_child::fork(&run, &fds, self.nest.as_ref().and_then(Option::as_ref)) {
+        let nest = if run.exec.is_some() { None } else { self.nest.as_ref().and_then(Option::as_ref) };
+        match run_child::fork(&run, &fds, nest) {
             Ok(pid) => {
                 self.runs.insert(pid, run.id);
                 self.reply(&request::forked(run.id, pid));

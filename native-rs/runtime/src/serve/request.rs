@@ -4,11 +4,14 @@
 //!   {"op":"run","id":N,"bundle":DIR,"record":B,"remove":B,"newSession":B,"stdio":[B,B,B]}
 //!       fds: the status pipe's write end, then each stdio slot marked true
 //!       (0, 1, 2 in order); a slot marked false gets /dev/null.
+//!   {"op":"exec","id":N,"bundle":DIR,"pid":P,"process":FILE,"newSession":B,"stdio":[B,B,B]}
+//!       a process in the running container whose init is host pid P: as
+//!       `tsbox-runtime exec --pid P --process FILE --bundle DIR`; the same fds.
 //!   {"op":"kill","id":N,"signal":SIGNO}
 //!
 //! Replies, one per line: `{"id":N,"pid":P}` once forked (P: the run's
 //! supervisor, which reports on the status pipe as `tsbox-runtime run`
-//! does), `{"id":N,"exitCode":C,"signal":NAME|null}` once reaped,
+//! does, or the exec's helper, as `tsbox-runtime exec` does), `{"id":N,"exitCode":C,"signal":NAME|null}` once reaped,
 //! `{"id":N,"error":TEXT}` for a run that could not be forked.
 
 use container::json::{self, Json};
@@ -29,6 +32,16 @@ pub struct RunRequest {
     pub new_session: bool,
     /// Which of stdin, stdout, stderr came as a descriptor.
     pub stdio: [bool; 3],
+    /// An exec into the running container of `bundle` (record and remove unused).
+    pub exec: Option<Exec>,
+}
+
+#[derive(Debug, PartialEq)]
+pub struct Exec {
+    /// Host pid of the container's init.
+    pub pid: i32,
+    /// The process's OCI `process` object, in a file.
+    pub process: PathBuf,
 }
 
 impl RunRequest {
@@ -47,8 +60,15 @@ pub fn parse(line: &str) -> Result<Request, (Option<u64>, String)> {
     let id_ = id.ok_or_else(|| fail("no id"))?;
     let flag = |key: &str| doc.get(key).and_then(Json::as_bool).unwrap_or(false);
     match doc.get("op").and_then(Json::as_str) {
-        Some("run") => {
-            let bundle = doc.get("bundle").and_then(Json::as_str).filter(|b| !b.is_empty()).ok_or_else(|| fail("run: no bundle"))?;
+        Some(op @ ("run" | "exec")) => {
+            let bundle = doc.get("bundle").and_then(Json::as_str).filter(|b| !b.is_empty()).ok_or_else(|| fail(&format!("{}: no bundle", op)))?;
+            let exec = if op == "exec" {
+                let pid = number("pid").filter(|p| *p > 0 && *p <= i32::MAX as u64).ok_or_else(|| fail("exec: no pid"))?;
+                let process = doc.get("process").and_then(Json::as_str).filter(|p| !p.is_empty()).ok_or_else(|| fail("exec: no process"))?;
+                Some(Exec { pid: pid as i32, process: PathBuf::from(process) })
+            } else {
+                None
+            };
             let slots = doc.get("stdio").and_then(Json::as_array).unwrap_or(&[]);
             let mut stdio = [false; 3];
             for (i, s) in slots.iter().take(3).enumerate() {
@@ -61,6 +81,7 @@ pub fn parse(line: &str) -> Result<Request, (Option<u64>, String)> {
                 remove: flag("remove"),
                 new_session: flag("newSession"),
                 stdio,
+                exec,
             }))
         }
         Some("kill") => {
@@ -101,6 +122,21 @@ mod tests {
             }
             other => panic!("{:?}", other),
         }
+    }
+
+    #[test]
+    fn an_exec_names_the_container_and_its_process() {
+        let r = parse(r#"{"op":"exec","id":8,"bundle":"/b/c","pid":42,"process":"/b/c/exec-1.json","stdio":[true,true,true]}"#).unwrap();
+        match r {
+            Request::Run(run) => {
+                assert_eq!(run.exec, Some(Exec { pid: 42, process: PathBuf::from("/b/c/exec-1.json") }));
+                assert_eq!(run.bundle, PathBuf::from("/b/c"));
+                assert_eq!(run.fd_count(), 4);
+            }
+            other => panic!("{:?}", other),
+        }
+        assert_eq!(parse(r#"{"op":"exec","id":9,"bundle":"/b","process":"/p"}"#).unwrap_err(), (Some(9), "exec: no pid".to_string()));
+        assert_eq!(parse(r#"{"op":"exec","id":9,"bundle":"/b","pid":1}"#).unwrap_err(), (Some(9), "exec: no process".to_string()));
     }
 
     #[test]

@@ -1,12 +1,13 @@
 //! One run, forked from the warm helper: exactly `tsbox-runtime run
 //! --status-fd 3` (`run::run`) on the descriptors the request brought, as
-//! the monitor's per-run supervisor is (monitor/supervisor.rs). Nothing of
+//! the monitor's per-run supervisor is (monitor/supervisor.rs); or one exec,
+//! exactly `tsbox-runtime exec --status-fd 3` (`exec::exec`). Nothing of
 //! the server stays open in it: fds 0-3 are the run's, 4 the nest's (if
 //! any: container::nest, the user namespace of the rootless id maps), the
 //! rest is closed.
 
 use super::request::RunRequest;
-use crate::run;
+use crate::{exec, run};
 use container::error::{Context, Error};
 use container::nest::Nest;
 use container::sys::consts::{O_CLOEXEC, O_RDWR};
@@ -55,6 +56,16 @@ fn child(run: &RunRequest, fds: &[c_int], nest: Option<&Nest>) -> ! {
     fd::close_from(if nest.is_some() { 5 } else { 4 });
     if run.new_session && tty::setsid().is_err() {
         process::exit_now(125);
+    }
+    if let Some(e) = &run.exec {
+        process::exit_now(exec::exec(exec::Options {
+            pid: e.pid,
+            process: e.process.clone(),
+            bundle: Some(run.bundle.clone()),
+            status_fd: Some(3),
+            detach: false,
+            front_end: false,
+        }));
     }
     process::exit_now(run::run(run::Options {
         bundle: run.bundle.clone(),
