@@ -9,7 +9,7 @@
 // the line (GNU coreutils 8.30+, macOS, the BSDs; npm's Windows shims read it
 // too); BusyBox's env has no -S: there, run `node -- …/bin/tsbox.js`.
 "use strict";
-const { dirname, isAbsolute, join, relative } = require("node:path");
+const { basename, dirname, isAbsolute, join, relative } = require("node:path");
 
 /**
  * Compiling the bundles is a large part of a short command's time: V8's code
@@ -201,7 +201,7 @@ function replayAddon() {
   const root = join(__dirname, "..");
   const target = `linux-${arch}-gnu`;
   const candidates = [join(root, "node_modules", "@tsbox", target, "tsbox-native.node"), join(root, "native-rs", "dist", `tsbox-native.${target}.node`)];
-  if (require("node:path").basename(dirname(root)) === "node_modules") candidates.splice(1, 0, join(root, "..", "@tsbox", target, "tsbox-native.node"));
+  if (basename(dirname(root)) === "node_modules") candidates.splice(1, 0, join(root, "..", "@tsbox", target, "tsbox-native.node"));
   return candidates.find((c) => fs.existsSync(c));
 }
 
