@@ -21,6 +21,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { asWho, benchPeople, benchWorkDir, have, hideUnifiedCgroup, peerBundle, podmanArgv, resetPodman, type Who } from "./lib/peers.js";
 import { fmtMs, median } from "./lib/stats.js";
+import { runLoop } from "./lib/loop.js";
 
 const repo = fileURLToPath(new URL("..", import.meta.url));
 const arg = (name: string) => process.argv.indexOf(name);
@@ -199,9 +200,8 @@ for (const who of people) {
 // process, through the Runtime's warm helper and, the path before it, a `tsbox-runtime exec` spawned per exec.
 for (const who of people) {
   const loop = (path: string): number | string => {
-    const argv = asWho(who, [process.execPath, "--import", "tsx", join(repo, "bench/lib/exec-loop.ts"), String(Math.max(runs, 40)), path]);
-    const r = spawnSync(argv[0]!, argv.slice(1), { encoding: "utf8", cwd: repo });
-    return r.status === 0 ? (JSON.parse(r.stdout) as { medianMs: number }).medianMs : (r.stderr || `exit ${r.status}`).trim().split("\n").pop()!;
+    const r = runLoop(who, "exec-loop.ts", [String(Math.max(runs, 40)), path]);
+    return typeof r === "string" ? r : r.medianMs;
   };
   const [warm, spawned] = [loop("warm"), loop("spawn")];
   const cell = (v: number | string) => (typeof v === "number" ? fmtMs(v) : `n/a (${v})`);

@@ -24,6 +24,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { asWho, benchPeople, benchWorkDir, have, hideUnifiedCgroup as hideUnified, peerBundle, podmanArgv, resetPodman, type Who } from "./lib/peers.js";
 import { busyCpuMs, fmtMs, fmtRatio, median } from "./lib/stats.js";
+import { runLoop } from "./lib/loop.js";
 import { buildSpec } from "../src/spec/from-options.js";
 import type { ImageConfig } from "../src/image/oci.js";
 import { securitySettings, goArch } from "../src/spec/security.js";
@@ -205,11 +206,9 @@ for (const who of people) {
   // The library's paths in one run: through the Runtime's warm helper (the default), the same with every container
   // prepared in full (no plan replayed), and a helper spawned per run.
   for (const [tool, path] of [["tsbox library API", "warm"], ["tsbox library API (no plans)", "unplanned"], ["tsbox library API (spawn)", "spawn"]] as const) {
-    const apiArgv = asWho(who, [process.execPath, "--import", "tsx", join(repo, "bench/lib/api-loop.ts"), String(runs), path]);
-    const api = spawnSync(apiArgv[0]!, apiArgv.slice(1), { encoding: "utf8", cwd: repo });
-    const result = api.status === 0 ? (JSON.parse(api.stdout) as { medianMs: number; cpuMs: number }) : undefined;
-    record(tool, who, result?.medianMs ?? api.stderr.trim().split("\n").pop()!);
-    if (result && path === "warm") record("tsbox library API, CPU per run (all cores)", who, result.cpuMs, cpuPerRun);
+    const result = runLoop(who, "api-loop.ts", [String(runs), path]);
+    record(tool, who, typeof result === "string" ? result : result.medianMs);
+    if (typeof result !== "string" && path === "warm") record("tsbox library API, CPU per run (all cores)", who, result.cpuMs, cpuPerRun);
   }
   record("tsbox --help (checkout)", who, hyperfine(who, `${process.execPath} ${join(repo, "bin/tsbox.js")} --help`));
   record("tsbox CLI (checkout)", who, hyperfine(who, `${process.execPath} ${join(repo, "bin/tsbox.js")} run --rm --network none busybox /bin/true`));

@@ -1,7 +1,7 @@
 /**
  * Times the tsbox library API in a warm Node process: `runs` containers of
  * `/bin/true`, one after another, after a few warm-up runs. Prints the median
- * in ms as JSON, and `cpuMs`, the CPU every core spent busy per run meanwhile (stats.ts `busyCpuMs`). Run as
+ * in ms as JSON, and `cpuMs`, the CPU every core spent busy per run meanwhile (loop.ts `measureLoop`). Run as
  * whichever user is being measured.
  *
  *   api-loop.ts RUNS [warm|spawn|unplanned] [RUN-OPTIONS-JSON]
@@ -14,7 +14,7 @@
  */
 import { Runtime } from "../../src/index.js";
 import { NativeBackend } from "../../src/backends/native/native-backend.js";
-import { busyCpuMs, median } from "./stats.js";
+import { measureLoop } from "./loop.js";
 
 const runs = Number(process.argv[2] ?? 40);
 const path = process.argv[3] ?? "warm";
@@ -27,14 +27,4 @@ const once = async () => {
   const { exitCode } = await c.wait();
   if (exitCode !== 0) throw new Error(`/bin/true exited ${exitCode}`);
 };
-for (let i = 0; i < 5; i++) await once();
-const times: number[] = [];
-const busy0 = busyCpuMs();
-for (let i = 0; i < runs; i++) {
-  const t0 = process.hrtime.bigint();
-  await once();
-  times.push(Number(process.hrtime.bigint() - t0) / 1e6);
-}
-// The machine's CPU a run took (all cores), beside its wall time.
-const cpuMs = (busyCpuMs() - busy0) / runs;
-console.log(JSON.stringify({ medianMs: median(times), cpuMs }));
+console.log(JSON.stringify(await measureLoop(runs, once)));

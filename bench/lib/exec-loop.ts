@@ -1,8 +1,8 @@
 /**
  * Times the tsbox library API's `exec` in a warm Node process: `runs` execs of
  * `/bin/true` into one running container, one after another, after a few
- * warm-up execs. Prints the median in ms as JSON. Run as whichever user is
- * being measured.
+ * warm-up execs. Prints the median in ms as JSON (loop.ts `measureLoop`). Run
+ * as whichever user is being measured.
  *
  *   exec-loop.ts RUNS [warm|spawn]
  * `warm` (default): execs go through the backend's warm helper (a fork of it per exec); `spawn`: a `tsbox-runtime
@@ -10,7 +10,7 @@
  */
 import { Runtime } from "../../src/index.js";
 import { NativeBackend } from "../../src/backends/native/native-backend.js";
-import { median } from "./stats.js";
+import { measureLoop } from "./loop.js";
 
 const runs = Number(process.argv[2] ?? 40);
 const path = process.argv[3] ?? "warm";
@@ -22,14 +22,7 @@ try {
     const r = await c.exec(["/bin/true"]);
     if (r.exitCode !== 0) throw new Error(`exec /bin/true exited ${r.exitCode}: ${r.stderr}`);
   };
-  for (let i = 0; i < 5; i++) await once();
-  const times: number[] = [];
-  for (let i = 0; i < runs; i++) {
-    const t0 = process.hrtime.bigint();
-    await once();
-    times.push(Number(process.hrtime.bigint() - t0) / 1e6);
-  }
-  console.log(JSON.stringify({ medianMs: median(times) }));
+  console.log(JSON.stringify(await measureLoop(runs, once)));
 } finally {
   await c.kill("SIGKILL").catch(() => {});
   await c.wait();
