@@ -235,9 +235,7 @@ fn take_down(dir: &Path, network: &str) -> Result<(), Error> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
         Err(e) => return Err(Error::setup(format!("reading {}: {}", record.display(), e))),
     };
-    let doc = json::parse(&text).map_err(|e| Error::setup(format!("{}: {}", record.display(), e)))?;
-    let num = |k: &str| doc.get(k).and_then(Json::as_number).and_then(|n| n.as_u64());
-    let (keeper, start) = (num("keeper").unwrap_or(0) as i32, num("keeperStart").unwrap_or(0));
+    let (keeper, start) = record_owner(&text).map_err(|e| Error::setup(format!("{}: {}", record.display(), e)))?;
     if keeper <= 1 || !process::alive(keeper, start) {
         let _ = std::fs::remove_file(&record);
         return Ok(());
@@ -459,7 +457,7 @@ impl<'a> Keeper<'a> {
         }
         // Last: `request_detach` (net-detach) returns once the record is gone, so the ports and the route are on
         // the next network by then (a connect right after saw neither and took them too).
-        let _ = std::fs::remove_file(self.net.dir.join(record_name(&j.att.name)));
+        remove_own_record(&self.net.dir, &j.att.name, (self.owner.keeper, self.owner.keeper_start));
     }
 
     /// The default route, on the first network left that leads somewhere.
@@ -610,7 +608,7 @@ impl<'a> Keeper<'a> {
                     }
                 }
                 bridge::leave(nl, &j.att, j.ip, self.owner.keeper);
-                let _ = std::fs::remove_file(self.net.dir.join(record_name(&j.att.name)));
+                remove_own_record(&self.net.dir, &j.att.name, (self.owner.keeper, self.owner.keeper_start));
             }
         }
         if let (Some(nl), false) = (self.nl.take(), later.is_empty()) {
@@ -624,6 +622,36 @@ impl<'a> Keeper<'a> {
 
 fn record_name(network: &str) -> String {
     format!("attach-{}.json", network)
+}
+
+/// The keeper (pid, start time) a record names.
+fn record_owner(text: &str) -> Result<(i32, u64), String> {
+    let doc = json::parse(text).map_err(|e| e.to_string())?;
+    let num = |k: &str| doc.get(k).and_then(Json::as_number).and_then(|n| n.as_u64());
+    Ok((num("keeper").unwrap_or(0) as i32, num("keeperStart").unwrap_or(0)))
+}
+
+/// Removes `<dir>/attach-<network>.json` only while it is `owner`'s. A keeper
+/// ends after its container, and a `stop` returns at the container's exit: by
+/// the time a `network connect`'s keeper tears down, the next start's keeper
+/// may have recorded the same network (with the published ports), and `tsbox
+/// port` found none. The record is moved aside before it is removed, so one
+/// renamed over it between the check and the removal is put back, not lost.
+fn remove_own_record(dir: &Path, network: &str, owner: (i32, u64)) {
+    let record = dir.join(record_name(network));
+    let ours = |path: &Path| std::fs::read_to_string(path).ok().and_then(|t| record_owner(&t).ok()) == Some(owner);
+    if !ours(&record) {
+        return;
+    }
+    let aside = dir.join(format!(".{}.{}.gone", record_name(network), owner.0));
+    if std::fs::rename(&record, &aside).is_err() {
+        return;
+    }
+    if !ours(&aside) {
+        // (fails if a newer one is there already: that one stays)
+        let _ = std::fs::hard_link(&aside, &record);
+    }
+    let _ = std::fs::remove_file(&aside);
 }
 
 fn request_name(network: &str) -> String {
@@ -741,6 +769,26 @@ mod tests {
 
     fn dns(servers: &[&str]) -> Dns {
         Dns { servers: servers.iter().map(|s| s.to_string()).collect(), search: vec!["example.test".into()], options: vec![] }
+    }
+
+    #[test]
+    fn a_keeper_removes_its_own_record_only() {
+        let t = TempDir::new("records");
+        let write = |keeper: i32, start: u64| files::write(&t.0, &record_name("n"), &format!("{{\"network\":\"n\",\"keeper\":{},\"keeperStart\":{}}}", keeper, start)).unwrap();
+        let record = t.0.join(record_name("n"));
+        // The next start's keeper wrote it: the old keeper's tear-down leaves it.
+        write(200, 7);
+        remove_own_record(&t.0, "n", (100, 5));
+        assert!(std::fs::read_to_string(&record).unwrap().contains("\"keeper\":200"));
+        // Same pid, another start time: not ours either.
+        write(100, 6);
+        remove_own_record(&t.0, "n", (100, 5));
+        assert!(record.exists());
+        write(100, 5);
+        remove_own_record(&t.0, "n", (100, 5));
+        assert!(!record.exists());
+        remove_own_record(&t.0, "n", (100, 5)); // none: nothing to do
+        assert_eq!(std::fs::read_dir(&t.0).unwrap().count(), 0, "nothing left aside");
     }
 
     #[test]
