@@ -30,6 +30,7 @@ import { collectToEnd, type OutputOptions, outputLimit } from "./output-limit.js
 import type { Change } from "./containers/changes.js";
 import type { CopyOptions } from "./containers/copy.js";
 import { warningSink } from "./warnings.js";
+import { inCallersWords } from "./vocabulary.js";
 import { checkOptions, checkTerminalSize, type OptionKinds } from "./spec/run-options-check.js";
 import type { ContainerInspect } from "./containers/inspect.js";
 import { ignoreClosedPipe } from "./stream-write.js";
@@ -426,9 +427,10 @@ export class Container implements AsyncDisposable {
     const state = await this.state();
     const bundle = bundleOf(this.ctx, this.id);
     // docker's words (its none driver has no reader); exit 1 from the CLI, as docker's daemon error.
-    if (state.log?.driver === "none") throw new ContainerError(`configured logging driver does not support reading: container ${shown(state)} has the none log driver, which keeps no log`);
+    if (state.log?.driver === "none") throw new ContainerError(`configured logging driver does not support reading: container ${shown(state)} has the none log driver, which keeps no log`, "no_log");
     if (this.keepsNoLog(state)) {
-      throw new ContainerError(`container ${shown(state)} ran in the foreground of the process that started it: its output went there and no log was kept (run it from the CLI without --rm, or with -d, for logs)`);
+      const instead = inCallersWords("run it without --rm, or with -d", "create() and start() it, or give it a restart policy");
+      throw new ContainerError(`container ${shown(state)} ran in the foreground of the process that started it: its output went there and no log was kept (${instead}, for logs)`, "no_log");
     }
     if (state.supervisor === null) return;
     const active = () => {

@@ -57,5 +57,5 @@ export type { HistoryRow } from "./image/history.js";
 export type { BuildOptions, BuildResult } from "./build/builder.js";
 export { BuildError } from "./build/build-error.js";
 export type { ContainerState, ContainerStatus } from "./containers/state.js";
-export { TsboxError, SpecError, UsageError, ImageError, LayerError, ContainerError, OutputLimitError, isTsboxError, type TsboxErrorCode, type ContainerErrorReason } from "./errors.js";
+export { TsboxError, SpecError, UsageError, ImageError, LayerError, ContainerError, OutputLimitError, isTsboxError, isImageNotFound, type TsboxErrorCode, type ContainerErrorReason } from "./errors.js";
 export { validateSpec } from "./spec/validate.js";

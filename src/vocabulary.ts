@@ -15,6 +15,11 @@ export function speakInFlags(): void {
 /** The CLI's flags whose name is not the option's in kebab case. */
 const FLAG_NAMES: Record<string, string> = { remove: "rm" };
 
+/** A hint in this process's words: `cli`'s (commands and flags) or `library`'s (calls and options). */
+export function inCallersWords(cli: string, library: string): string {
+  return flags ? cli : library;
+}
+
 /** `name` (a library option, e.g. `network`) with its value, in this process's words; without one, the option itself. */
 export function option(name: string, value?: string | boolean): string {
   if (flags) {

@@ -44,6 +44,8 @@ for (const who of identities()) {
       assert.deepEqual(r.stopUnits, { refused: "UsageError: stop(2): a number is milliseconds, the browser's form; for 2 seconds give stop({ timeout: 2 }) or stop(2000)", running: true });
       assert.deepEqual(r.restart, { stopped: 137, running: true, newPid: true, runningAfterStop: false });
       assert.equal(r.notFound.exitCode, 127);
+      // Before: notFound false, and the CLI's "(--pull never)" to a library caller.
+      assert.deepEqual(r.pullNever, { name: "ImageError", message: 'no such image: no-such-image:1 (pull: "never")', notFound: true, found: true });
       assert.match(r.notFound.message, /executable file not found in \$PATH: no-such-command/);
       // Before: the error had no id nor name, and `await using` never got a handle: each failed attempt left a container.
       assert.deepEqual(r.failedStart, { exitCode: 127, name: "api-failed-start", status: "created", sameId: true, removedNamesNone: true });

@@ -937,7 +937,9 @@ for (const who of identities()) {
       assert.match(r.exited, /^ContainerError: container \S+ exited \(code 4\) before a log line matched "ready"$/);
       assert.match(r.foreground, /^UsageError: waitForLog reads the log of container \S+, which runs in the foreground and keeps none: create\(\) and start\(\) it/);
       assert.equal(r.badTimes, "UsageError: waitForLog: times must be a whole number of at least 1, got 0");
-      assert.deepEqual(r.reasons, ["timeout", "not_running"]);
+      // Before: logs() of a run() told a library caller to "run it from the CLI without --rm, or with -d", with no reason.
+      assert.match(r.foregroundLogs, /^ContainerError: container \S+ ran in the foreground of the process that started it: its output went there and no log was kept \(create\(\) and start\(\) it, or give it a restart policy, for logs\)$/);
+      assert.deepEqual(r.reasons, ["timeout", "not_running", "no_log"]);
       // Before: "container … is created before a log line matched", at once.
       assert.equal(r.beforeStart, "up early");
       assert.match(r.neverStarted, /^ContainerError: no log line of container \S+ matched "x" within 0.3 s$/);

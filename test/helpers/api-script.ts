@@ -4,7 +4,7 @@
  *   node --import tsx test/helpers/api-script.ts
  */
 import { createServer, type AddressInfo, type Socket } from "node:net";
-import { type OutputLimitError, Runtime, type TsboxError, UsageError } from "../../src/index.js";
+import { type ImageError, isImageNotFound, type OutputLimitError, Runtime, type TsboxError, UsageError } from "../../src/index.js";
 
 const rt = new Runtime({});
 const results: Record<string, unknown> = {};
@@ -77,6 +77,11 @@ try {
 } catch (e) {
   const err = e as { message: string; exitCode: number };
   results.notFound = { message: err.message, exitCode: err.exitCode };
+}
+// A missing image with pull: "never" is docker's "No such image" (ImageError.notFound), in the library's words.
+{
+  const err = await rt.run({ image: "no-such-image:1", pull: "never", remove: true }).then(() => undefined, (e: ImageError) => e);
+  results.pullNever = { name: err?.name, message: err?.message, notFound: err?.notFound, found: isImageNotFound(err) };
 }
 // A run that fails to start leaves its container created (docker's): the error names it, for the caller to remove it.
 {

@@ -59,6 +59,8 @@ const scenarios: Record<string, () => Promise<unknown>> = {
     await quitter.remove();
     await using run = await rt.run({ image: "busybox", cmd: ["sleep", "600"], remove: true });
     const foreground = await failure(run.waitForLog("x"));
+    // logs() of it: the library's advice (not the CLI's flags), and a reason to branch on.
+    const [foregroundLogs, foregroundLogsReason] = await withReason((async () => { for await (const _ of run.logs()) break; })());
     // Set up between create() and start(), as a harness does so that no line slips by: it waits for the start.
     const early = await rt.create({ image: "busybox", cmd: ["sh", "-c", "echo up early; exec sleep 600"] });
     const waiting = early.waitForLog("up early", { timeoutMs: 30_000 }).catch((e: Error) => `${e.name}: ${e.message}`);
@@ -70,7 +72,7 @@ const scenarios: Record<string, () => Promise<unknown>> = {
     const idle = await rt.create({ image: "busybox", cmd: ["true"] });
     const neverStarted = await failure(idle.waitForLog("x", { timeoutMs: 300 }));
     await idle.remove();
-    return { first, second, onStderr, noNewline, timedOut, exited, foreground, badTimes, beforeStart, neverStarted, reasons: [timedOutReason, exitedReason] };
+    return { first, second, onStderr, noNewline, timedOut, exited, foreground, foregroundLogs, badTimes, beforeStart, neverStarted, reasons: [timedOutReason, exitedReason, foregroundLogsReason] };
   },
 
   /** A log read left early (a break, logs() without follow, waitForLog's line already there) closes its files. */
