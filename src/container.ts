@@ -25,7 +25,7 @@ import { readAttachments } from "./network/attachments.js";
 import type { PortMapping } from "./spec/container-spec.js";
 import { EXEC_KINDS, execToEnd, ProcessHandle, SPAWN_KINDS, STOP_KINDS, stopOptionsOf, waitSignal } from "./process-handle.js";
 import { LOGS_KINDS, logTime, REMOVE_KINDS } from "./verb-options.js";
-import { abortable, abortError, pause } from "./abortable.js";
+import { abortable, abortError, abortSignalOf, pause } from "./abortable.js";
 import { collectToEnd, type OutputOptions, outputLimit } from "./output-limit.js";
 import type { Change } from "./containers/changes.js";
 import type { CopyOptions } from "./containers/copy.js";
@@ -670,12 +670,17 @@ export class Container implements AsyncDisposable {
    * `run()`'s streams. Past `maxBuffer` bytes of a stream (default 100 MiB) it
    * stops reading, kills a run's container, and rejects with an
    * `OutputLimitError` carrying what was read. A run's streams are read once:
-   * called again, it gives the first call's result.
+   * called again, it gives the first call's result. A handle's waits for its
+   * start (a `create()`d one until someone starts it); with `signal`, the call
+   * (not the container, nor a run's reading) ends when it aborts, rejecting
+   * with its reason, as `wait({ signal })`.
    */
-  async output(options: OutputOptions = {}): Promise<ContainerOutput> {
-    const maxBuffer = outputLimit(options);
-    if (!this.run) return this.logOutput(maxBuffer);
-    return (this.collected ??= this.runOutput(this.run, maxBuffer));
+  async output(options: OutputOptions & { signal?: AbortSignal } = {}): Promise<ContainerOutput> {
+    const maxBuffer = outputLimit(options, ["signal"]);
+    const signal = abortSignalOf("output", options.signal);
+    if (signal?.aborted) throw abortError(signal);
+    if (!this.run) return abortable(this.logOutput(maxBuffer, signal), signal);
+    return abortable((this.collected ??= this.runOutput(this.run, maxBuffer)), signal);
   }
 
   private async runOutput(run: AttachedRun, maxBuffer: number): Promise<ContainerOutput> {
@@ -684,8 +689,8 @@ export class Container implements AsyncDisposable {
   }
 
   /** A handle's output: its log, once it stopped. */
-  private async logOutput(maxBuffer: number): Promise<ContainerOutput> {
-    const status = await this.wait();
+  private async logOutput(maxBuffer: number, signal?: AbortSignal): Promise<ContainerOutput> {
+    const status = await this.wait(signal ? { signal } : {});
     const text = { stdout: "", stderr: "" };
     const bytes = { stdout: 0, stderr: 0 };
     for await (const e of this.logs()) {

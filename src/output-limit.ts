@@ -58,9 +58,9 @@ export async function collectOutput(stdout: Output, stderr: Output, maxBuffer: n
   return text;
 }
 
-/** `output()`'s options checked (a UsageError otherwise): its maxBuffer. */
-export function outputLimit(options: OutputOptions): number {
-  checkOptionNames("output", options, ["maxBuffer"]);
+/** `output()`'s options checked (a UsageError otherwise): its maxBuffer. `also`: the other options that call takes. */
+export function outputLimit(options: OutputOptions, also: string[] = []): number {
+  checkOptionNames("output", options, ["maxBuffer", ...also]);
   return maxBufferOf("output", options.maxBuffer);
 }
 

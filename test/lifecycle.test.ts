@@ -943,6 +943,7 @@ for (const who of identities()) {
       // Before: "container … is created before a log line matched", at once.
       assert.equal(r.beforeStart, "up early");
       assert.match(r.neverStarted, /^ContainerError: no log line of container \S+ matched "x" within 0.3 s$/);
+      assert.equal(r.outputNeverStarted, "TimeoutError: The operation was aborted due to timeout");
     });
 
     it("the library's logs and waitForLog close the log when their reader stops before its end", async () => {

@@ -71,8 +71,10 @@ const scenarios: Record<string, () => Promise<unknown>> = {
     // Never started: its timeout, not at once.
     const idle = await rt.create({ image: "busybox", cmd: ["true"] });
     const neverStarted = await failure(idle.waitForLog("x", { timeoutMs: 300 }));
+    // output() of it waits for its start too: a signal ends that wait (before, nothing could).
+    const outputNeverStarted = await failure(idle.output({ signal: AbortSignal.timeout(300) }));
     await idle.remove();
-    return { first, second, onStderr, noNewline, timedOut, exited, foreground, foregroundLogs, badTimes, beforeStart, neverStarted, reasons: [timedOutReason, exitedReason, foregroundLogsReason] };
+    return { first, second, onStderr, noNewline, timedOut, exited, foreground, foregroundLogs, badTimes, beforeStart, neverStarted, outputNeverStarted, reasons: [timedOutReason, exitedReason, foregroundLogsReason] };
   },
 
   /** A log read left early (a break, logs() without follow, waitForLog's line already there) closes its files. */
