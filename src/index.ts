@@ -21,13 +21,19 @@ export {
   type ProcessOptions,
   type SpawnOptions,
   type LogsOptions,
+  type RemoveOptions,
 } from "./container.js";
 // Types the public signatures use, so a caller can name them.
 export type { LogEntry } from "./containers/logs.js";
 export type { StopOptions } from "./containers/ops/stop.js";
 export type { Attachment, AttachOptions } from "./containers/monitor-client.js";
 export type { PullEvent, PullOptions, PullResult } from "./image/registry/pull-image.js";
-export type { PushOptions } from "./image/registry/push-image.js";
+export type { PushOptions, PushResult } from "./image/registry/push-image.js";
+export type { Platform } from "./image/oci.js";
+export type { RemoveImageOptions } from "./verb-options.js";
+export type { ContainerPruneResult, ImagePruneResult } from "./containers/cleanup.js";
+export type { PruneResult as VolumePruneResult } from "./containers/volumes.js";
+export type { NetworkConfig, CreateOptions as NetworkCreateOptions } from "./network/store.js";
 export type { ResourceOptions, MemorySize } from "./spec/resources.js";
 export type { DeviceOption } from "./spec/run-options.js";
 export type { HealthcheckOptions } from "./containers/healthcheck.js";

@@ -42,6 +42,11 @@ it("a strict project with no `types` compiles the README's library example again
       "const filter: PruneFilter = { until: new Date() };",
       "const ready: WaitForHealthyOptions = { timeoutMs: 1000 };",
       "export type Named = [LogEntry, PullEvent, PullOptions, PortMapping, HealthcheckOptions, HealthState, typeof stop, typeof logs, typeof resources, typeof filter, typeof ready];",
+      // Before, these were in public signatures without a name to import (networks.create's result, push's, …).
+      'import type { NetworkConfig, NetworkCreateOptions, Platform, PushResult, RemoveOptions, RemoveImageOptions, ContainerPruneResult, ImagePruneResult, VolumePruneResult } from "tsbox";',
+      "const net: NetworkConfig = rt.networks.create(\"typed-net\");",
+      "const removal: RemoveOptions = { force: true };",
+      "export type MoreNamed = [NetworkCreateOptions, Platform, PushResult, RemoveImageOptions, ContainerPruneResult, ImagePruneResult, VolumePruneResult, typeof net, typeof removal];",
       // testcontainers' readiness helpers type-check.
       "const port: number = await c.mappedPort(80);",
       "const health: HealthState = await c.waitForHealthy(ready);",
