@@ -26,9 +26,10 @@ const refused = (options: unknown, message: string) =>
 
 test("options of the wrong kind are refused, naming the option", () => {
   refused({ image: "busybox", cmd: "echo hi" }, 'run options: cmd: expected an array of strings, got the string "echo hi"');
-  refused({ image: "busybox", entrypoint: ["sh", 1] }, "run options: entrypoint: expected an array of strings, got an array");
+  // The member named (before: "…, got an array", "…, got an object", whichever of many was wrong).
+  refused({ image: "busybox", entrypoint: ["sh", 1] }, "run options: entrypoint[1]: expected a string, got number 1");
   refused({ image: "busybox", env: "A=B" }, 'run options: env: expected an array of "KEY=VALUE" strings or an object of strings, got the string "A=B"');
-  refused({ image: "busybox", env: { A: 1 } }, 'run options: env: expected an array of "KEY=VALUE" strings or an object of strings, got an object');
+  refused({ image: "busybox", env: { A: 1 } }, "run options: env.A: expected a string, got number 1");
   refused({ image: "busybox", volumes: { host: "/tmp", container: "/x" } }, "run options: volumes: expected an array, got an object");
   refused({ image: "busybox", user: 1000 }, "run options: user: expected a string, got number 1000");
   refused({ image: "busybox", stdout: "ignore" }, 'run options: stdout: expected "pipe" or "inherit", got the string "ignore"');
@@ -130,7 +131,7 @@ test("every verb's options: an unknown one or one of the wrong kind is a UsageEr
       [() => rt.create({ image: "busybox", name: "bad name!" }), 'invalid container name "bad name!": only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed'],
       // Before: the hint offered the CLI's own detach and handOff.
       [() => c.spawn(["true"], { signal: AbortSignal.timeout(1) } as never), 'spawn options: unknown option "signal" (env, cwd, user, tty, privileged, stdin)'],
-      [() => rt.list({ labels: { a: 1 } } as never), 'list options: labels: expected an object of strings, got an object'],
+      [() => rt.list({ labels: { a: 1 } } as never), "list options: labels.a: expected a string, got number 1"],
       [() => rt.containers({ all: "yes" } as never), 'containers options: all: expected true or false, got the string "yes"'],
       [() => rt.images({ al: true } as never), 'images options: unknown option "al" (all)'],
       [() => drain(c.logs({ folow: true } as never)), 'logs options: unknown option "folow" (follow, tail, since, until, signal)'],

@@ -221,10 +221,18 @@ function checkEntries(what: string, options: Record<string, unknown>, kinds: { r
     const kind = Object.hasOwn(kinds, key) ? kinds[key] : undefined;
     if (kind === undefined) throw new UsageError(`${what}: unknown option ${JSON.stringify(key)}${listNames ? ` (${Object.keys(kinds).filter((k) => !internal.includes(k)).join(", ")})` : ""}`);
     const [ok, expected] = CHECKS[kind];
-    if (!ok(value)) throw new UsageError(`${what}: ${key}: expected ${expected}, got ${describeValue(value)}`);
+    if (!ok(value)) throw new UsageError(badMember(`${what}: ${key}`, kind, value) ?? `${what}: ${key}: expected ${expected}, got ${describeValue(value)}`);
     // A size is checked as one: it reached the spec's validator (process.consoleSize) or the addon's raw errors.
     if (kind === "tty" && isObject(value)) checkTerminalSize(`${what}: ${key}.`, value.cols, value.rows);
   }
+}
+
+/** A collection of strings (`env`, `labels`, `cmd`…) refused for one member: that member named (`env.N: expected a string, got number 5`). */
+function badMember(where: string, kind: Kind, value: unknown): string | undefined {
+  if (kind !== "env" && kind !== "stringMap" && kind !== "strings") return undefined;
+  const entries: [string, unknown][] = Array.isArray(value) ? value.map((v, i) => [`[${i}]`, v]) : isObject(value) ? Object.entries(value).map(([k, v]) => [`.${k}`, v]) : [];
+  const bad = entries.find(([, v]) => typeof v !== "string");
+  return bad && `${where}${bad[0]}: expected a string, got ${describeValue(bad[1])}`;
 }
 
 /** A value as an error names it (`the string "x"`, `number 5`, `an object`). */
