@@ -198,6 +198,16 @@ for (const who of identities()) {
       assert.equal(missing.code, 1);
       assert.match(missing.stderr, /^tsbox: no such object: nosuchthing\n$/);
       assert.equal((JSON.parse(missing.stdout) as unknown[]).length, 1, "what was found is still printed");
+      // An image by its id's first digits (before: twelve were needed), as docker takes one.
+      const short = (image!.Id as string).slice("sha256:".length, "sha256:".length + 5);
+      assert.equal((await cli(["inspect", "-f", "{{.Id}}", short])).stdout, `${image!.Id}\n`);
+      // A container id prefix of several is said to be ambiguous (before: "no such object", as if there were none).
+      const ids = [c!.Id as string];
+      while (new Set(ids.map((id) => id[0])).size === ids.length) ids.push((await cli(["create", "busybox", "true"])).stdout.trim());
+      const shared = ids.find((id, i) => ids.findIndex((o) => o[0] === id[0]) !== i)![0]!;
+      const ambiguous = await tsbox(who, ["inspect", shared]);
+      assert.deepEqual([ambiguous.code, ambiguous.stderr], [1, `tsbox: container id prefix ${shared} is ambiguous\n`]);
+      await cli(["rm", ...ids.slice(1)]);
       await cli(["rm", "-v", "insp"]);
       await cli(["volume", "rm", "named"]);
     });

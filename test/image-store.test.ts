@@ -136,8 +136,15 @@ describe("image store: one store, several platforms", () => {
     assert.equal(await s.layout.hasBlob(i386.manifestDigest), false);
     await s.untag("box");
     await assert.rejects(s.untag("box"), /image not found: box$/);
-    // docker users type an id's first few digits: twelve are needed here, and the refusal says so.
-    await assert.rejects(s.getImage("f63c0"), /image not found: f63c0:latest \(an image id takes at least its first 12 hex digits\)$/);
+    // docker users type an id's first few digits (before, twelve were needed): a name first, then an id's start.
+    const id = (await s.getImage("keep:1")).configDigest.slice("sha256:".length);
+    assert.equal((await s.getImage(id.slice(0, 4))).configDigest, `sha256:${id}`);
+    assert.equal((await s.getImage(`sha256:${id.slice(0, 2)}`)).configDigest, `sha256:${id}`);
+    const none = `${id[0] === "0" ? "1" : "0"}${id.slice(1, 4)}`;
+    await assert.rejects(s.getImage(none), new RegExp(`image not found: ${none}$`));
+    await add(s, EMBEDDED_BUSYBOX, `docker.io/library/${none}:latest`);
+    assert.equal((await s.getImage(none)).name, `docker.io/library/${none}:latest`, "a name made of hex digits is the name");
+    await s.untag(none);
     assert.deepEqual((await s.listImages()).map((r) => r.name), ["keep:1"]);
   });
 

@@ -117,7 +117,7 @@ export class ImageStore {
   /** Resolves a user-typed reference to a runnable image for `platform`, importing an embedded one if needed. */
   async getImage(input: string, platform: Platform = this.platform): Promise<StoredImage> {
     const image = await this.findImage(input, platform);
-    if (!image) throw new ImageError(`image not found: ${IMAGE_ID_RE.test(input) ? input : familiarName(parseReference(input))}${shortIdHint(input)}`, undefined, true);
+    if (!image) throw new ImageError(`image not found: ${IMAGE_ID_RE.test(input) ? input : familiarName(parseReference(input))}`, undefined, true);
     return image;
   }
 
@@ -128,13 +128,14 @@ export class ImageStore {
    * downloaded for it.
    */
   async findImage(input: string, platform: Platform = this.platform): Promise<StoredImage | undefined> {
-    if (IMAGE_ID_RE.test(input)) {
+    if (LONG_ID_RE.test(input)) {
       const byId = await this.findById(input.replace(/^sha256:/, ""));
       if (byId) return byId;
     }
     const found = await this.lookup(input, platform);
     if (found.kind === "found") return found.image;
-    if (found.kind === "absent") return undefined;
+    // A few hex digits are a name first (docker's order: `cafe` is cafe:latest if there is one), then an id's start.
+    if (found.kind === "absent") return IMAGE_ID_RE.test(input) ? this.findById(input.replace(/^sha256:/, "")) : undefined;
     const wanted = formatPlatform(platform);
     throw new ImageError(`image ${familiarName(parseReference(input))} has no ${wanted} variant here (it has ${found.platforms.join(", ")}): tsbox pull --platform ${wanted} gets one if its registry has it`);
   }
@@ -317,7 +318,7 @@ export class ImageStore {
       RootFS: { Type: "layers", Layers: image.config.rootfs.diff_ids },
       Metadata: { LastTagTime: "0001-01-01T00:00:00Z" },
       Digest: image.manifestDigest,
-      Platforms: IMAGE_ID_RE.test(input) ? [formatPlatform({ os: image.config.os, architecture: image.config.architecture })] : (await this.platformsOf(input)).map(formatPlatform),
+      Platforms: (await this.isImageId(input)) ? [formatPlatform({ os: image.config.os, architecture: image.config.architecture })] : (await this.platformsOf(input)).map(formatPlatform),
     };
   }
 
@@ -364,7 +365,7 @@ export class ImageStore {
     const name = canonicalName(parseReference(input));
     return this.updateIndexRemoving(async (index) => {
       const entry = index.manifests.find((d) => d.annotations?.[Annotation.refName] === name);
-      if (!entry) throw new ImageError(`image not found: ${input}${shortIdHint(input)}`, undefined, true);
+      if (!entry) throw new ImageError(`image not found: ${input}`, undefined, true);
       const all = await this.manifestsOf(entry);
       const rest = platform ? all.filter((d) => !platformMatches(d.platform, platform)) : [];
       if (platform && rest.length === all.length) throw new ImageError(`image ${input} has no ${formatPlatform(platform)} variant (it has ${all.map((d) => formatPlatform(d.platform!)).join(", ")})`);
@@ -431,7 +432,7 @@ export class ImageStore {
    */
   async removeById(input: string, options: RemoveOptions = {}): Promise<{ id: string; untagged: string[]; kept: boolean; removed: Descriptor[] }> {
     const found = await this.byId(input.replace(/^sha256:/, ""));
-    if (!found) throw new ImageError(`image not found: ${input}${shortIdHint(input)}`, undefined, true);
+    if (!found) throw new ImageError(`image not found: ${input}`, undefined, true);
     const digests = new Set(found.manifests.map((m) => m.digest));
     const untagged: string[] = [];
     let inUse = false;
@@ -791,15 +792,12 @@ export function repoDigest(d: Descriptor): string {
   return d.annotations?.[INDEX_ANNOTATION] ?? d.digest;
 }
 
-/** An image id or a prefix of one (at least 12 hex digits), with or without `sha256:`. */
-const IMAGE_ID_RE = /^(sha256:)?[0-9a-f]{12,64}$/;
+/** An image id or a prefix of one, with or without `sha256:` (docker's: `rmi 3f2` when no other id starts so). */
+const IMAGE_ID_RE = /^(sha256:)?[0-9a-f]{1,64}$/;
+/** One of at least 12 hex digits, what `images` shows: taken for an id before a name. */
+const LONG_ID_RE = /^(sha256:)?[0-9a-f]{12,64}$/;
 
 const shortHex = (digest: string) => digest.replace(/^sha256:/, "").slice(0, 12);
-
-/** docker takes an id's first few hex digits; here an id needs twelve, which a refusal of fewer says. */
-function shortIdHint(input: string): string {
-  return /^(sha256:)?[0-9a-f]{1,11}$/.test(input) ? " (an image id takes at least its first 12 hex digits)" : "";
-}
 
 /**
  * The platform manifests a descriptor of `layout` names: itself, or an

@@ -1,4 +1,4 @@
-import { errorMessage, UsageError } from "../../errors.js";
+import { errorMessage, hasReason, UsageError } from "../../errors.js";
 import { defaultDataDir } from "../../paths.js";
 import { Runtime } from "../../runtime.js";
 import type { CliContext } from "../context.js";
@@ -66,6 +66,8 @@ async function inspectOne(finders: Record<Kind, (ref: string) => Promise<unknown
     try {
       return { kind, value: await finders[kind](ref) };
     } catch (err) {
+      // docker-cli goes on to the next kind only when this one has no such object: an ambiguous id prefix is said.
+      if (hasReason(err, "ambiguous")) throw err;
       if (kind === "image") imageError = err;
     }
   }
