@@ -370,6 +370,11 @@ for (const who of identities()) {
       const long = "n".repeat(300);
       assert.match((await tsbox(who, ["run", "--name", long, "busybox", "true"])).stderr, /^tsbox: invalid container name "n{32}…": at most 128 characters\n$/);
       assert.match((await tsbox(who, ["rm", long])).stderr, /^tsbox: no such container: n{300}\n$/);
+      // docker drops one leading "/" of --name and of rename's new name (before: refused as an invalid name).
+      assert.equal((await cli(["run", "--name", "/slashed", "busybox", "true"])).code, 0);
+      assert.equal((await cli(["rename", "slashed", "/reslashed"])).code, 0);
+      assert.equal((await cli(["inspect", "-f", "{{.Name}}", "/reslashed"])).stdout, "/reslashed\n");
+      await cli(["rm", "reslashed"]);
     });
 
     it("-v ./dir binds a directory relative to the current one (docker 23+)", async () => {

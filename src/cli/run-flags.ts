@@ -217,7 +217,8 @@ export function parseRunArgs(args: string[], env: NodeJS.ProcessEnv): RunRequest
   const domainname = lastValue(flags, "domainname");
   if (domainname !== undefined) options.domainname = domainname;
   const name = lastValue(flags, "name");
-  if (name !== undefined) options.name = name;
+  // docker's daemon takes one leading "/" (names are stored as "/name": inspect's .Name) and drops it.
+  if (name !== undefined) options.name = name.startsWith("/") ? name.slice(1) : name;
   const platform = lastValue(flags, "platform");
   if (platform !== undefined) options.platform = platform;
   const healthcheck = healthFlags(flags);

@@ -8,6 +8,7 @@ export async function renameCommand(args: string[], ctx: CliContext): Promise<nu
   if (flags.help) return ctx.stdout.write("Usage: tsbox rename CONTAINER NEW_NAME\n\nRename a container.\n"), 0;
   if (flags.positionals.length !== 2) throw new UsageError(`"tsbox rename" requires exactly 2 arguments: CONTAINER NEW_NAME`);
   const [ref, name] = flags.positionals as [string, string];
-  await (await cliRuntime(ctx).get(ref)).rename(name);
+  // As run's --name: docker drops one leading "/".
+  await (await cliRuntime(ctx).get(ref)).rename(name.startsWith("/") ? name.slice(1) : name);
   return 0;
 }
