@@ -561,10 +561,15 @@ for (const who of identities()) {
       assert.deepEqual([h.Log.at(-1).ExitCode, h.Log.at(-1).Output], [1, "probe-out\n"]);
       assert.match(h.Log.at(-1).Start, /^\d{4}-\d\d-\d\dT/);
       assert.deepEqual(JSON.parse((await ok(who, ["inspect", "-f", "{{json .Config.Healthcheck}}", "hc"])).stdout), { Test: ["CMD-SHELL", "echo probe-out; test -e /tmp/ok"], Interval: 200_000_000, Retries: 2 });
-      // A probe that overruns its timeout is killed and counts as a failure.
-      await ok(who, ["run", "-d", "--name", "slow", "--health-cmd", "sleep 5", "--health-interval", "200ms", "--health-timeout", "300ms", "--health-retries", "1", "busybox", "sleep", "60"]);
+      // A probe that overruns its timeout is killed, with what it started, and counts as a failure.
+      await ok(who, ["run", "-d", "--name", "slow", "--health-cmd", "sleep 5; true", "--health-interval", "200ms", "--health-timeout", "300ms", "--health-retries", "1", "busybox", "sleep", "60"]);
       await until("timed out", async () => (await health("slow")).Status === "unhealthy");
       assert.deepEqual([(await health("slow")).Log[0].ExitCode, (await health("slow")).Log[0].Output], [-1, "Health check exceeded timeout (300ms)"]);
+      await until("three timed-out probes", async () => (await health("slow")).Log.length >= 3 || undefined);
+      // Before: only the probe's helper was killed; each `sh -c`'s sleep ran on in the container (an image's check
+      // piled up processes, one set per interval). Killed, they wait as zombies for an init that reaps (--init).
+      const running = (await ok(who, ["exec", "slow", "ps", "-o", "stat,args"])).stdout.split("\n").filter((l) => /^\s*[^Z\s]\S*\s+(sh -c )?sleep 5/.test(l));
+      assert.ok(running.length <= 1, `at most the probe running now: ${running.join(" | ")}`);
       // The image's HEALTHCHECK (exec form) applies without flags.
       const built = await tsbox(who, ["build", "-q", "-t", "hcimg", "-"], { stdin: 'FROM busybox\nHEALTHCHECK --interval=200ms --retries=1 CMD ["true"]\n', timeoutMs: 60_000 });
       assert.equal(built.code, 0, built.stderr);

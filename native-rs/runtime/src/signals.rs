@@ -22,6 +22,13 @@ static TARGET: AtomicI32 = AtomicI32::new(0);
 /// nobody else sends us, so it is never forwarded.
 pub const ORPHANED: c_int = 36; // SIGRTMIN + 2
 
+/// Asks for the process and its process group to be killed: the monitor's
+/// health check past its timeout (monitor/health.rs). The check's command
+/// leads a session of its own (process_setup), so its group is what it
+/// started: a `sh -c` check's children outlived a SIGKILL of the helper
+/// alone and piled up in the container, one set per interval.
+pub const KILL_GROUP: c_int = 37; // SIGRTMIN + 3
+
 /// The container's thaw file and value (`thaw_on_orphan`), leaked C strings.
 static THAW_PATH: AtomicPtr<c_char> = AtomicPtr::new(std::ptr::null_mut());
 static THAW_VALUE: AtomicPtr<c_char> = AtomicPtr::new(std::ptr::null_mut());
@@ -54,6 +61,17 @@ fn kill_thawed(pid: i32) {
             }
         }
     }
+}
+
+extern "C" fn kill_group(_sig: c_int, _info: *mut SigInfoHead, _ctx: *mut c_void) {
+    signal::preserving_errno(|| {
+        let pid = TARGET.load(Ordering::SeqCst);
+        if pid > 0 {
+            // (the group is the pid's once it ran setsid; before that, the process alone)
+            let _ = process::kill(-pid, SIGKILL);
+            let _ = process::kill(pid, SIGKILL);
+        }
+    });
 }
 
 /// Handles `ORPHANED` (before it is armed as the parent-death signal).
@@ -111,14 +129,16 @@ fn forcefully_exit(pid: i32) {
 
 pub fn install() -> Result<(), Errno> {
     signal::block(&FORWARDED)?;
+    signal::block(&[KILL_GROUP])?;
     for sig in FORWARDED {
         signal::install(sig, handler)?;
     }
-    Ok(())
+    signal::install(KILL_GROUP, kill_group)
 }
 
 /// Called right after clone (or fork) with the container process's pid.
 pub fn forward_to(pid: i32) {
     TARGET.store(pid, Ordering::SeqCst);
     let _ = signal::unblock(&FORWARDED);
+    let _ = signal::unblock(&[KILL_GROUP]);
 }

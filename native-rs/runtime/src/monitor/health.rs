@@ -101,6 +101,15 @@ struct Probe {
     timed_out: bool,
 }
 
+/// How long a probe told to kill its group (`kill_group`) has before it is SIGKILLed itself.
+const GROUP_KILL_GRACE: Duration = Duration::from_secs(5);
+
+/// Kills the probe's command with every process of its group (signals.rs `KILL_GROUP`, which the probe's
+/// `tsbox-runtime exec` carries out), not the probe alone.
+fn kill_group(child: &Child) {
+    let _ = container::sys::process::kill(child.id() as i32, crate::signals::KILL_GROUP);
+}
+
 pub struct Health {
     config: Config,
     /// The bundle (the monitor's cwd): where `health.json` goes.
@@ -168,7 +177,7 @@ impl Health {
     pub fn deadline(&self) -> Option<Instant> {
         match &self.probe {
             Some(p) if !p.timed_out => Some(p.deadline),
-            Some(_) => None,
+            Some(p) => Some(p.deadline + GROUP_KILL_GRACE),
             None => self.next_at,
         }
     }
@@ -195,6 +204,8 @@ impl Health {
         if let Some(p) = self.probe.as_mut() {
             if !p.timed_out && now >= p.deadline {
                 p.timed_out = true;
+                kill_group(&p.child);
+            } else if p.timed_out && now >= p.deadline + GROUP_KILL_GRACE {
                 let _ = p.child.kill();
             }
             drain(p);
@@ -310,6 +321,7 @@ impl Health {
 
     fn kill_probe(&mut self) {
         if let Some(mut p) = self.probe.take() {
+            // (between runs: the container's processes, the probe's command among them, went with its PID namespace)
             let _ = p.child.kill();
             fd::close(p.output);
             if !matches!(p.child.try_wait(), Ok(Some(_))) {
