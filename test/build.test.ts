@@ -514,6 +514,16 @@ for (const who of identities()) {
       assert.equal((await cli(["images", "-q", "--filter", "reference=past-range"])).stdout, "", "no image");
     });
 
+    it("ADD of a local tar with an entry outside its root fails the step with one line, writing nothing outside", async () => {
+      const tar = new TarWriter();
+      tar.add({ path: "../../../../escaped-by-add", type: "file", mode: 0o644, uid: 0, gid: 0, mtime: 0, data: Buffer.from("x\n") });
+      const ctx = context(who, "add-escape", { "evil.tar": tar.finish(), Dockerfile: "FROM busybox\nADD evil.tar /a/\n" });
+      const r = await build(["-q", "-t", "add-escape:1", ctx]);
+      // Before: the refusal reached a stream nobody listened on, and Node's "Unhandled 'error' event" ended the CLI.
+      assert.deepEqual([r.code, r.stderr], [1, "tsbox: line 2: ADD evil.tar: the archive has an entry outside its root: ../../../../escaped-by-add\n"]);
+      assert.equal((await cli(["images", "-q", "--filter", "reference=add-escape"])).stdout, "", "no image");
+    });
+
     it("builds a Dockerfile from stdin without a context, from -f elsewhere, and ADD unpacks a local tar.gz", async () => {
       const fromStdin = await build(["-q", "-t", "stdin:1", "-"], { stdin: 'FROM busybox\nRUN echo made > /made\nCMD ["cat", "/made"]\n' });
       assert.equal(fromStdin.code, 0, fromStdin.stderr);

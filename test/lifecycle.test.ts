@@ -565,7 +565,7 @@ for (const who of identities()) {
       await ok(who, ["run", "-d", "--name", "slow", "--health-cmd", "sleep 5; true", "--health-interval", "200ms", "--health-timeout", "300ms", "--health-retries", "1", "busybox", "sleep", "60"]);
       await until("timed out", async () => (await health("slow")).Status === "unhealthy");
       assert.deepEqual([(await health("slow")).Log[0].ExitCode, (await health("slow")).Log[0].Output], [-1, "Health check exceeded timeout (300ms)"]);
-      await until("three timed-out probes", async () => (await health("slow")).Log.length >= 3 || undefined);
+      await until("three timed-out probes", async () => (await health("slow")).Log.length >= 3);
       // Before: only the probe's helper was killed; each `sh -c`'s sleep ran on in the container (an image's check
       // piled up processes, one set per interval). Killed, they wait as zombies for an init that reaps (--init).
       const running = (await ok(who, ["exec", "slow", "ps", "-o", "stat,args"])).stdout.split("\n").filter((l) => /^\s*[^Z\s]\S*\s+(sh -c )?sleep 5/.test(l));

@@ -129,6 +129,9 @@ export async function copyStep(rt: Runtime, stage: Stage, req: CopyRequest, anno
     const fetched = units.some((u) => u.checksum) ? { fetched: JSON.stringify(units.map((u) => [u.name, u.checksum])) } : {};
     if (!files) return { ...(await storeLayerStep(rt, stage, async (tar) => produce(tar), createdBy, annotations, signal)), ...fetched };
     const stream = new PassThrough({ highWaterMark: 256 * 1024 });
+    // The producer's refusal (an ADD archive's entry outside its root) ends the stream with its error, which the
+    // copy may no longer listen for: it was an unhandled 'error' event that crashed the CLI.
+    stream.on("error", () => {});
     const producing = produce(stream).then(
       () => stream.end(),
       (err: unknown) => {
@@ -136,11 +139,15 @@ export async function copyStep(rt: Runtime, stage: Stage, req: CopyRequest, anno
         throw err;
       },
     );
-    // The helper's refusal (an owner past the user's ids, a full disk) named with its line, as a RUN step's failure.
-    await Promise.all([copyToContainer(files, "-", base, stream, { archive: true }), producing]).catch((err: unknown) => {
+    const [copied, produced] = await Promise.allSettled([copyToContainer(files, "-", base, stream, { archive: true }), producing]);
+    // The producer's error first: the copy's is then only that its input broke off.
+    const failed = produced.status === "rejected" ? produced : copied.status === "rejected" ? copied : undefined;
+    if (failed) {
+      const err: unknown = failed.reason;
+      // The helper's refusal (an owner past the user's ids, a full disk) named with its line, as a RUN step's failure.
       if (isTsboxError(err) && !(err instanceof BuildError) && !(err instanceof CopyHelperError && err.interrupted)) throw new BuildError(`line ${req.ins.line}: ${err.message}`, err);
       throw err;
-    });
+    }
     // The build's signal stops a large layer's write at once (Ctrl-C), as a RUN step's.
     return { ...(await commitStep(rt, stage, containers[0]!, createdBy, annotations, signal)), ...fetched };
   } finally {
