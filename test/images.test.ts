@@ -851,6 +851,25 @@ for (const who of identities()) {
       oneLineError(await tsbox(who, ["load", "-i", layout], { env }), /digest mismatch: expected sha256:/, 1);
       assert.equal((await tsbox(who, ["images", "--json"], { env })).stdout.trim(), "[]");
     });
+
+    it("refuses a manifest that gives a blob the store already has another size", async () => {
+      const env = freshStore(who);
+      const layout = await layoutWith("test/sized:1", [[file("s", "sized")]]);
+      ok(await tsbox(who, ["load", "-i", layout], { env }));
+      // The same layer under a manifest that says it is 3 bytes long.
+      const index = JSON.parse(readFileSync(join(layout, "index.json"), "utf8")) as { manifests: { digest: string; size: number; annotations?: Record<string, string> }[] };
+      const entry = index.manifests[0]!;
+      const manifest = JSON.parse(readFileSync(join(layout, "blobs", "sha256", entry.digest.slice(7)), "utf8")) as { layers: { size: number }[] };
+      manifest.layers.at(-1)!.size = 3;
+      const data = Buffer.from(JSON.stringify(manifest));
+      const digest = sha256Digest(data);
+      writeFileSync(join(layout, "blobs", "sha256", digest.slice(7)), data);
+      index.manifests = [{ ...entry, digest, size: data.length, annotations: { "io.containerd.image.name": "docker.io/test/resized:1", "org.opencontainers.image.ref.name": "1" } }];
+      writeFileSync(join(layout, "index.json"), JSON.stringify(index));
+      // Before: taken (the bytes were the digest's), and the image failed its own save → load.
+      oneLineError(await tsbox(who, ["load", "-i", layout], { env }), /blob sha256:[0-9a-f]{64} size mismatch: expected 3, got \d+/, 1);
+      assert.equal((await tsbox(who, ["images", "--format", "{{.Repository}}:{{.Tag}}"], { env })).stdout, "test/sized:1\n");
+    });
   });
 }
 

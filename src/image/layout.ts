@@ -118,6 +118,16 @@ export class OciLayout {
    * `leasedBlobs`). False when one is gone, to be written again. A blob whose time is not ours to set (a
    * read-only layout) is there all the same.
    */
+  /**
+   * A blob already here, against the size a descriptor gives it: a manifest that names a stored blob with another
+   * size was taken (the bytes are the digest's), and the image then failed its own `save` → `load`. Its size.
+   */
+  async checkStoredSize(digest: string, expected: number | undefined): Promise<number> {
+    const size = (await stat(this.blobPath(digest))).size;
+    if (expected !== undefined && size !== expected) throw new ImageError(`blob ${digest} size mismatch: expected ${expected}, got ${size}`);
+    return size;
+  }
+
   async reuseBlobs(digests: string[]): Promise<boolean> {
     const now = new Date();
     const there = await Promise.all(
@@ -201,7 +211,7 @@ export class OciLayout {
       assertDigest(expected.digest, "expected");
       if (await this.reuseBlobs([expected.digest])) {
         if (!Buffer.isBuffer(source)) await drain(source);
-        return { digest: expected.digest, size: expected.size ?? (await stat(this.blobPath(expected.digest))).size };
+        return { digest: expected.digest, size: await this.checkStoredSize(expected.digest, expected.size) };
       }
     }
     // In the layout root (same fs as blobs/, so the rename is atomic), not in
