@@ -514,6 +514,16 @@ for (const who of identities()) {
       assert.equal((await cli(["images", "-q", "--filter", "reference=past-range"])).stdout, "", "no image");
     });
 
+    it("history shows an image's control characters escaped, never raw", async () => {
+      const ctx = context(who, "hist-esc", { Dockerfile: "FROM busybox\nRUN true # \x1b]0;PWNED\x07\x1b[31mRED\n" });
+      assert.equal((await build(["-q", "-t", "hist-esc:1", ctx])).code, 0);
+      // Before: the raw bytes reached the terminal (a title change, colours; any escape sequence an image chose).
+      const shown = (await cli(["history", "--no-trunc", "--format", "{{.CreatedBy}}", "hist-esc:1"])).stdout.split("\n")[0]!;
+      assert.equal(shown, "RUN /bin/sh -c true # \\x1b]0;PWNED\\x07\\x1b[31mRED # tsbox build");
+      assert.doesNotMatch((await cli(["history", "hist-esc:1"])).stdout, /\x1b/);
+      await cli(["rmi", "hist-esc:1"]);
+    });
+
     it("ADD of a local tar with an entry outside its root fails the step with one line, writing nothing outside", async () => {
       const tar = new TarWriter();
       tar.add({ path: "../../../../escaped-by-add", type: "file", mode: 0o644, uid: 0, gid: 0, mtime: 0, data: Buffer.from("x\n") });

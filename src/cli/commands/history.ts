@@ -7,6 +7,7 @@ import { strictContext } from "../format-template-exec.js";
 import { type FormatDefaults, writeFormatted } from "../format-output.js";
 import { humanSize, shortId, timeAgo, truncate } from "../format.js";
 import { goTimeString } from "./ps-context.js";
+import { escapeControls } from "../escape.js";
 
 const USAGE = `Usage: tsbox history [OPTIONS] IMAGE
 
@@ -45,9 +46,10 @@ export async function historyCommand(args: string[], ctx: CliContext): Promise<n
       get CreatedAt() {
         return r.created ? goTimeString(new Date(r.created)) : "";
       },
-      CreatedBy: trunc ? truncate(r.createdBy.replace(/\s+/g, " "), 45) : r.createdBy,
+      // The image's words: its control characters shown, not sent to the terminal (an escape sequence rewrites it).
+      CreatedBy: escapeControls(trunc ? truncate(r.createdBy.replace(/\s+/g, " "), 45) : r.createdBy),
       Size: human ? humanSize(r.size) : String(r.size),
-      Comment: r.comment,
+      Comment: escapeControls(r.comment),
     }),
   );
   writeFormatted(ctx.stdout, items, lastValue(flags, "format"), HISTORY_FORMAT, flags.bools.has("quiet"));
