@@ -273,7 +273,11 @@ describe("tar reader: bounded metadata", () => {
 async function zeroLayer(dir: string, size: number): Promise<{ layout: OciLayout; blob: { digest: string; size: number; mediaType: string }; diffId: string }> {
   const t = new TarWriter();
   t.add({ path: "zeros", type: "file", mode: 0o644, mtime: 0, data: Buffer.alloc(size) });
-  const raw = t.finish();
+  return gzipLayer(dir, t.finish());
+}
+
+/** A store with `raw` (a tar) as its one gzip'd layer. */
+async function gzipLayer(dir: string, raw: Buffer): Promise<{ layout: OciLayout; blob: { digest: string; size: number; mediaType: string }; diffId: string }> {
   const layout = new OciLayout(dir);
   await layout.init();
   const blob = await layout.writeBlob(gzipSync(raw, { level: 9 }));
@@ -281,10 +285,21 @@ async function zeroLayer(dir: string, size: number): Promise<{ layout: OciLayout
 }
 
 describe("layer unpacking: size and ratio caps", () => {
-  it("has defaults that no real image meets, and takes TSBOX_MAX_LAYER_SIZE / TSBOX_MAX_LAYER_RATIO", () => {
-    assert.deepEqual(layerLimits({}), { maxBytes: 64 * 2 ** 30, maxRatio: 1000, ratioFloor: 2 ** 30 });
-    assert.deepEqual(layerLimits({ TSBOX_MAX_LAYER_SIZE: "8M", TSBOX_MAX_LAYER_RATIO: "50" }), { maxBytes: 8 * 2 ** 20, maxRatio: 50, ratioFloor: 2 ** 30 });
+  it("has defaults that no real image meets, and takes TSBOX_MAX_LAYER_SIZE / TSBOX_MAX_LAYER_RATIO / TSBOX_MAX_LAYER_ENTRIES", () => {
+    assert.deepEqual(layerLimits({}), { maxBytes: 64 * 2 ** 30, maxRatio: 1000, ratioFloor: 2 ** 30, maxEntries: 2_000_000 });
+    assert.deepEqual(layerLimits({ TSBOX_MAX_LAYER_SIZE: "8M", TSBOX_MAX_LAYER_RATIO: "50", TSBOX_MAX_LAYER_ENTRIES: "1000" }), { maxBytes: 8 * 2 ** 20, maxRatio: 50, ratioFloor: 2 ** 30, maxEntries: 1000 });
     assert.throws(() => layerLimits({ TSBOX_MAX_LAYER_SIZE: "lots" }), /TSBOX_MAX_LAYER_SIZE/);
+    assert.throws(() => layerLimits({ TSBOX_MAX_LAYER_ENTRIES: "1e9" }), /TSBOX_MAX_LAYER_ENTRIES/);
+  });
+
+  it("stops a layer of more entries than the cap (tiny files by the million were a few MB of gzip that ran Node out of memory), with no leftovers", async () => {
+    const dir = mkdtempSync(join(scratch, "caps-"));
+    const tar = new TarWriter();
+    for (let i = 0; i < 50; i++) tar.add({ path: `f${i}`, type: "file", mode: 0o644, uid: 1000, gid: 1000, mtime: 0, data: Buffer.alloc(0) });
+    const { layout, blob, diffId } = await gzipLayer(join(dir, "store"), tar.finish());
+    const cache = new LayerCache(dir, layout, { limits: { maxEntries: 20 } });
+    await assert.rejects(cache.ensureLayer(blob, diffId), new RegExp(`layer ${blob.digest} has more than 20 entries \\(TSBOX_MAX_LAYER_ENTRIES\\)`));
+    assert.deepEqual(readdirSync(join(dir, "layers")).filter((n) => n.startsWith(".unpack")), []);
   });
 
   it("stops a layer that unpacks past the size cap, with a clear error and no leftovers", async () => {

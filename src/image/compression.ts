@@ -231,10 +231,16 @@ export interface LayerLimits {
   maxRatio: number;
   /** Uncompressed bytes below which the ratio is not checked. */
   ratioFloor: number;
+  /**
+   * Tar entries at most (TSBOX_MAX_LAYER_ENTRIES): the unpack keeps a few hundred bytes for each (rootless, every
+   * path's owner), and a layer of millions of empty files is a few MB of gzip that ran Node out of memory.
+   */
+  maxEntries: number;
 }
 
 const GiB = 2 ** 30;
-export const DEFAULT_LAYER_LIMITS: LayerLimits = { maxBytes: 64 * GiB, maxRatio: 1000, ratioFloor: GiB };
+// 2M entries: ≈ 1 GB of the unpack's notes at worst; the largest real layers hold a few hundred thousand files.
+export const DEFAULT_LAYER_LIMITS: LayerLimits = { maxBytes: 64 * GiB, maxRatio: 1000, ratioFloor: GiB, maxEntries: 2_000_000 };
 
 /** The limits, with TSBOX_MAX_LAYER_SIZE and TSBOX_MAX_LAYER_RATIO from `env`. */
 export function layerLimits(env: NodeJS.ProcessEnv = process.env): LayerLimits {
@@ -244,6 +250,11 @@ export function layerLimits(env: NodeJS.ProcessEnv = process.env): LayerLimits {
     const m = /^(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?$/i.exec(size);
     if (!m) throw new LayerError(`invalid TSBOX_MAX_LAYER_SIZE "${size}": give bytes, optionally with K, M, G or T`);
     limits.maxBytes = Math.floor(Number(m[1]) * 1024 ** " kmgt".indexOf((m[2] || " ").toLowerCase()));
+  }
+  const entries = env.TSBOX_MAX_LAYER_ENTRIES?.trim();
+  if (entries) {
+    if (!/^\d+$/.test(entries) || Number(entries) < 1) throw new LayerError(`invalid TSBOX_MAX_LAYER_ENTRIES "${entries}": give a whole number of entries`);
+    limits.maxEntries = Number(entries);
   }
   const ratio = env.TSBOX_MAX_LAYER_RATIO?.trim();
   if (ratio) {
@@ -268,6 +279,15 @@ export async function* limitExpansion(source: AsyncIterable<Buffer>, what: strin
       throw new LayerError(`${what} decompresses more than ${limits.maxRatio} times its size (TSBOX_MAX_LAYER_RATIO): ${compressedSize} bytes to over ${total}`);
     }
     yield chunk;
+  }
+}
+
+/** Passes a layer's tar entries through, failing with a LayerError past `maxEntries` of them. */
+export async function* limitEntries<T>(entries: AsyncIterable<T>, what: string, maxEntries: number): AsyncGenerator<T> {
+  let count = 0;
+  for await (const e of entries) {
+    if (++count > maxEntries) throw new LayerError(`${what} has more than ${maxEntries} entries (TSBOX_MAX_LAYER_ENTRIES)`);
+    yield e;
   }
 }
 

@@ -166,7 +166,7 @@ export class LayerCache {
   /** Unpacks and verifies the layer; the owners it could not apply (an unprivileged unpack). */
   private async unpackInto(blob: Descriptor, diffId: string, dir: string): Promise<LayerOwner[]> {
     // Loaded lazily: only a cold start (first run of an image) unpacks.
-    const [{ readTar }, { unpackLayer }, { DigestCounter }, { decompressedStream, layerLimits, limitExpansion }] = await Promise.all([
+    const [{ readTar }, { unpackLayer }, { DigestCounter }, { decompressedStream, layerLimits, limitEntries, limitExpansion }] = await Promise.all([
       import("./tar.js"),
       import("./unpack.js"),
       import("./hash.js"),
@@ -185,7 +185,7 @@ export class LayerCache {
     let owners: LayerOwner[] = [];
     let capabilities: LayerCapability[] = [];
     try {
-      ({ owners, capabilities } = await unpackLayer(readTar(tapped), dir, { privileged: this.privileged, nested: this.nested, whiteouts: this.whiteouts, owners: !this.privileged, durable: true }));
+      ({ owners, capabilities } = await unpackLayer(limitEntries(readTar(tapped), `layer ${blob.digest}`, limits.maxEntries), dir, { privileged: this.privileged, nested: this.nested, whiteouts: this.whiteouts, owners: !this.privileged, durable: true }));
       for await (const _ of tapped); // the end-of-archive padding is part of the diff-id
       await source.done();
     } catch (err) {
