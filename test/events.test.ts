@@ -110,6 +110,12 @@ for (const who of identities()) {
       const bad = await tsbox(who, ["events", "--filter", "labels=x"]);
       assert.equal(bad.code, 125);
       assert.match(bad.stderr, /^tsbox: invalid filter "labels=x": tsbox events filters by container=…, event=…, image=…, label=…, type=…\n$/);
+      // docker's other types: none recorded, which is said (before: a silent empty stream); an unknown one is refused.
+      const volumes = await tsbox(who, ["events", "--since", since, "--until", "0s", "--filter", "type=volume"]);
+      assert.deepEqual([volumes.code, volumes.stdout, volumes.stderr], [0, "", "tsbox: warning: tsbox records container events only: type=volume matches none\n"]);
+      assert.equal((await tsbox(who, ["events", "--since", since, "--until", "0s", "--filter", "type=vollume"])).code, 125);
+      // docker's alias.
+      assert.equal((await tsbox(who, ["system", "events", "--since", since, "--until", "0s", "--filter", `container=${lab}`, "--format", "{{.Action}}"])).stdout, "create\nstart\ndie\ndestroy\n");
       // The detached container started the user's guest daemon: it goes too, or it would count as a leak.
       if (process.env.TSBOX_BACKEND === "vm") await tsbox(who, ["vm", "stop", "--force"]);
     });

@@ -3,7 +3,7 @@ import { UsageError } from "../../errors.js";
 import { EVENTS_FILE, EVENTS_ROTATED, eventActionMatches } from "../../containers/events.js";
 import { LineCursor } from "../../line-cursor.js";
 import { defaultDataDir } from "../../paths.js";
-import type { CliContext } from "../context.js";
+import { type CliContext, cliWarning } from "../context.js";
 import { allValues, lastValue, parseFlags } from "../flags.js";
 import { labelMatch } from "../list-filters.js";
 import { parseTimeArg } from "../time-arg.js";
@@ -24,6 +24,8 @@ Options:
 `;
 
 const FILTER_KEYS = ["container", "event", "image", "label", "type"];
+/** docker's `type=` values (its events.Type). */
+const DOCKER_EVENT_TYPES = ["container", "image", "volume", "network", "daemon", "plugin", "node", "service", "secret", "config", "builder"];
 const POLL_MS = 100;
 
 interface EventRecord {
@@ -39,7 +41,7 @@ export async function eventsCommand(args: string[], ctx: CliContext): Promise<nu
   if (flags.positionals.length > 0) throw new UsageError(`"tsbox events" takes no arguments`);
   const since = optionalTime(lastValue(flags, "since"), "--since");
   const until = optionalTime(lastValue(flags, "until"), "--until");
-  const matches = eventFilter(allValues(flags, "filter"));
+  const matches = eventFilter(allValues(flags, "filter"), cliWarning(ctx));
   const print = await printer(lastValue(flags, "format"), (text) => ctx.stdout.write(text));
   const show = (line: string) => {
     const time = BigInt(/"timeNano":(\d+)/.exec(line)?.[1] ?? "0");
@@ -83,12 +85,18 @@ function nowNano(): bigint {
 }
 
 /** docker's filters: keys AND, the same key's values OR. */
-export function eventFilter(specs: string[]): (e: EventRecord) => boolean {
+export function eventFilter(specs: string[], warn: (message: string) => void = () => {}): (e: EventRecord) => boolean {
   const wanted = new Map<string, string[]>();
   for (const spec of specs) {
     const eq = spec.indexOf("=");
     const key = eq < 0 ? spec : spec.slice(0, eq);
     if (eq < 0 || !FILTER_KEYS.includes(key)) throw new UsageError(`invalid filter "${spec}": tsbox events filters by ${FILTER_KEYS.map((k) => `${k}=…`).join(", ")}`);
+    // docker's other kinds of objects: tsbox records none of their events, which a silent empty stream hid.
+    const type = spec.slice(eq + 1);
+    if (key === "type" && type !== "container") {
+      if (!DOCKER_EVENT_TYPES.includes(type)) throw new UsageError(`invalid filter "${spec}": the types are ${DOCKER_EVENT_TYPES.join(", ")}`);
+      warn(`tsbox records container events only: type=${type} matches none`);
+    }
     wanted.set(key, [...(wanted.get(key) ?? []), spec.slice(eq + 1)]);
   }
   const test: Record<string, (e: EventRecord, v: string) => boolean> = {

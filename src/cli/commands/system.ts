@@ -16,6 +16,8 @@ const USAGE = `Usage: tsbox system COMMAND
 
 Commands:
   df [-v] [--format F]           Show disk usage of images, containers and volumes
+  events [OPTIONS]               Show container events (tsbox events)
+  info [OPTIONS]                 Show how tsbox runs here (tsbox info)
   prune [-a] [--volumes] [-f]    Remove stopped containers, unused networks, unused images (-a:
                                  all unused, else unnamed ones), the build cache and with
                                  --volumes unused anonymous volumes
@@ -46,6 +48,7 @@ export async function systemCommand(args: string[], ctx: CliContext): Promise<nu
   if (sub === "df") return df(rest, ctx);
   if (sub === "prune") return prune(rest, ctx);
   if (sub === "info") return (await import("./info.js")).infoCommand(rest, ctx);
+  if (sub === "events") return (await import("./events.js")).eventsCommand(rest, ctx);
   throw new UsageError(`unknown command: system ${sub} (see tsbox system --help)`);
 }
 
