@@ -99,6 +99,8 @@ struct Probe {
     start: SystemTime,
     deadline: Instant,
     timed_out: bool,
+    /// Once timed out: when it gets SIGKILL itself if still there (`GROUP_KILL_GRACE`); none after that.
+    hard_kill_at: Option<Instant>,
 }
 
 /// How long a probe told to kill its group (`kill_group`) has before it is SIGKILLed itself.
@@ -177,7 +179,8 @@ impl Health {
     pub fn deadline(&self) -> Option<Instant> {
         match &self.probe {
             Some(p) if !p.timed_out => Some(p.deadline),
-            Some(p) => Some(p.deadline + GROUP_KILL_GRACE),
+            // (then none: a probe of a paused container dies only once thawed, and the loop must not spin meanwhile)
+            Some(p) => p.hard_kill_at,
             None => self.next_at,
         }
     }
@@ -204,8 +207,10 @@ impl Health {
         if let Some(p) = self.probe.as_mut() {
             if !p.timed_out && now >= p.deadline {
                 p.timed_out = true;
+                p.hard_kill_at = Some(now + GROUP_KILL_GRACE);
                 kill_group(&p.child);
-            } else if p.timed_out && now >= p.deadline + GROUP_KILL_GRACE {
+            } else if p.hard_kill_at.map_or(false, |at| now >= at) {
+                p.hard_kill_at = None;
                 let _ = p.child.kill();
             }
             drain(p);
@@ -266,6 +271,7 @@ impl Health {
             start: SystemTime::now(),
             deadline: now + self.config.timeout,
             timed_out: false,
+            hard_kill_at: None,
         });
         Ok(())
     }
