@@ -294,6 +294,22 @@ for (const who of identities()) {
       await ok(who, ["rm", "never-d"]);
       assert.equal((await tsbox(who, ["run", "-d", "--rm", "--network", "none", "busybox", "no-such-command"])).code, 127);
       assert.equal((await ok(who, ["ps", "-a", "-q"])).stdout, "");
+      // The hand-off's holder of Node's old memory (the addon's old_image.rs) is reaped once the container runs:
+      // before, the helper kept it as a zombie child for as long as a foreground container ran.
+      const fg = tsbox(who, ["run", "--rm", "--name", "fg-reaped", "--network", "none", "busybox", "sleep", "2"]);
+      await until("the foreground run", () => {
+        try {
+          return state(who, "fg-reaped").status === "running";
+        } catch {
+          return false;
+        }
+      });
+      const helper = state(who, "fg-reaped").monitorPid as number;
+      await new Promise((r) => setTimeout(r, 300));
+      const children = readFileSync(`/proc/${helper}/task/${helper}/children`, "utf8").trim().split(/\s+/).filter(Boolean);
+      const zombies = children.filter((pid) => /\) Z /.test(readFileSync(`/proc/${pid}/stat`, "utf8")));
+      assert.deepEqual(zombies, [], `the helper's children: ${children.join(" ")}`);
+      assert.equal((await fg).code, 0);
     });
 
     it("exec runs in the container: its PID 1, files, env, cwd, user, stdin, exit codes, -d", async () => {

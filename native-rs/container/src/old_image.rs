@@ -21,7 +21,8 @@ fn parse(value: &str) -> Option<(i32, i32)> {
 }
 
 /// Waits for our holder, if the variable names one for this process (it exits once the exec is done, and frees
-/// the memory it held first: a few ms at most). Called at the helper's end.
+/// the memory it held first: a few ms at most). Called once the container runs (status.rs `supervise_then`), and at
+/// the helper's end for the paths that start none.
 pub fn reap() {
     let value = match std::env::var(PID_VARIABLE) {
         Ok(v) => v,
@@ -32,6 +33,8 @@ pub fn reap() {
             // ECHILD: reaped already (a run's end reaps every child).
             let waited = process::wait(holder).is_ok();
             crate::trace::mark(&format!("old image: holder {} {}", holder, if waited { "reaped" } else { "reaped before" }));
+            // Once: a later child of ours may get the holder's number.
+            std::env::remove_var(PID_VARIABLE);
         }
     }
 }

@@ -104,6 +104,9 @@ impl StatusEvents {
             Err(e) => return self.error(&e),
         };
         self.started(pid);
+        // The CLI's old-image holder (old_image.rs) exits a few ms after the hand-off's exec: reaped now, once the
+        // container runs, rather than at our end (a zombie for as long as a foreground container ran).
+        crate::old_image::reap();
         running(pid);
         match wait_exit(pid) {
             Ok((code, signal)) => {
