@@ -424,6 +424,9 @@ for (const who of identities()) {
       }
       const rm = await run(["network", "rm", net]);
       assert.equal(rm.code, 0, rm.stderr);
+      // docker's refusal (exit 1), not a usage error (125).
+      const bridge = await run(["network", "rm", "bridge"]);
+      assert.deepEqual([bridge.code, bridge.stderr], [1, "tsbox: bridge is the default network and cannot be removed\n"]);
     });
 
     it("--network given twice joins both networks (docker 25+): its neighbours on each resolve it; none, host or a missing network with others is refused, making nothing", async () => {

@@ -214,7 +214,8 @@ export class NetworkStore {
    */
   remove(ref: string): NetworkConfig {
     const config = this.get(ref);
-    if (config.name === DEFAULT_NETWORK) throw new UsageError(`bridge is the default network and cannot be removed`);
+    // A refusal, not a usage error (docker's daemon: 403, exit 1; it was 125).
+    if (config.name === DEFAULT_NETWORK) throw new ContainerError(`bridge is the default network and cannot be removed`);
     const stateDir = this.stateDir(config);
     this.refuseInUse(config, stateDir);
     const record = this.record(config.name);
