@@ -870,6 +870,27 @@ for (const who of identities()) {
       oneLineError(await tsbox(who, ["load", "-i", layout], { env }), /blob sha256:[0-9a-f]{64} size mismatch: expected 3, got \d+/, 1);
       assert.equal((await tsbox(who, ["images", "--format", "{{.Repository}}:{{.Tag}}"], { env })).stdout, "test/sized:1\n");
     });
+
+    it("refuses at load an image whose config lists fewer diff_ids than its manifest has layers", async () => {
+      const env = freshStore(who);
+      const layout = await layoutWith("test/diffids:1", [[file("d", "diff")]]);
+      const blob = (digest: string) => join(layout, "blobs", "sha256", digest.slice(7));
+      const put = (value: unknown) => {
+        const data = Buffer.from(JSON.stringify(value));
+        writeFileSync(blob(sha256Digest(data)), data);
+        return { digest: sha256Digest(data), size: data.length };
+      };
+      const index = JSON.parse(readFileSync(join(layout, "index.json"), "utf8")) as { manifests: { digest: string; size: number }[] };
+      const manifest = JSON.parse(readFileSync(blob(index.manifests[0]!.digest), "utf8")) as { config: { digest: string; size: number } };
+      const config = JSON.parse(readFileSync(blob(manifest.config.digest), "utf8")) as { rootfs: { diff_ids: string[] } };
+      config.rootfs.diff_ids = config.rootfs.diff_ids.slice(0, 1);
+      manifest.config = { ...manifest.config, ...put(config) };
+      index.manifests[0] = { ...index.manifests[0]!, ...put(manifest) };
+      writeFileSync(join(layout, "index.json"), JSON.stringify(index));
+      // Before: loaded, and every run failed on it.
+      oneLineError(await tsbox(who, ["load", "-i", layout], { env }), /image docker\.io\/test\/diffids:1: the manifest lists 2 layers but its config 1 diff_ids/, 1);
+      assert.equal((await tsbox(who, ["images", "--json"], { env })).stdout.trim(), "[]");
+    });
   });
 }
 

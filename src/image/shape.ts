@@ -33,6 +33,15 @@ export function checkManifest(value: unknown, what: string): ImageManifest {
 }
 
 /** What `run`, `inspect`, `history` and the builder read of a config, each of the type they read it as. */
+/**
+ * One diff_id per layer, which the unpack verifies each layer against: a manifest and config that disagree are
+ * refused where the image arrives (pull, load), not at its first run.
+ */
+export function checkDiffIds(manifest: { layers: unknown[] }, config: ImageConfig, what: string): void {
+  const diffIds = config.rootfs?.diff_ids ?? [];
+  if (diffIds.length !== manifest.layers.length) throw new ImageError(`${what}: the manifest lists ${manifest.layers.length} layers but its config ${diffIds.length} diff_ids`);
+}
+
 export function checkConfig(value: unknown, what: string): ImageConfig {
   const bad = (field: string, expected: string) => new ImageError(`${what}: malformed image config (${field} must be ${expected})`);
   if (!isObject(value)) throw bad("the config", "a JSON object");

@@ -16,7 +16,7 @@ import {
   type Platform,
 } from "./oci.js";
 import { formatPlatform, hostPlatform, platformMatches } from "./platform.js";
-import { checkConfig, checkConfigSize, checkManifest } from "./shape.js";
+import { checkConfig, checkConfigSize, checkDiffIds, checkManifest } from "./shape.js";
 import { canonicalName, checkImageName, familiarName, type ImageReference, parseReference, repositoryName } from "./reference.js";
 import { compareText } from "../compare.js";
 
@@ -504,7 +504,7 @@ export class ImageStore {
         const config = await source.readJsonBlob<unknown>(manifest.config.digest).catch((err: unknown) => {
           throw new ImageError(`image ${label}: its config ${manifest.config.digest} is missing or not JSON`, err);
         });
-        checkConfig(config, `image ${label}`);
+        checkDiffIds(manifest, checkConfig(config, `image ${label}`), `image ${label}`);
         await this.layout.init();
         for (const blob of [manifest.config, ...manifest.layers]) await this.copyBlob(source, blob, options.signal);
         await this.copyBlob(source, d, options.signal);
@@ -779,9 +779,7 @@ export class ImageStore {
     if (config.rootfs?.type !== "layers" || !Array.isArray(config.rootfs.diff_ids)) {
       throw new ImageError(`image config ${manifest.config.digest} has no rootfs.diff_ids`);
     }
-    if (config.rootfs.diff_ids.length !== manifest.layers.length) {
-      throw new ImageError(`image ${name}: manifest lists ${manifest.layers.length} layers but config has ${config.rootfs.diff_ids.length} diff_ids`);
-    }
+    checkDiffIds(manifest, config, `image ${name}`);
     return { name, manifestDigest: descriptor.digest, manifest, configDigest: manifest.config.digest, config };
   }
 }

@@ -1,4 +1,4 @@
-import { checkConfig, checkConfigSize, checkIndex, checkManifest } from "../shape.js";
+import { checkConfig, checkConfigSize, checkDiffIds, checkIndex, checkManifest } from "../shape.js";
 import { ImageError } from "../../errors.js";
 import type { LayerCache } from "../layers.js";
 import { Annotation, type Descriptor, type ImageConfig, type ImageIndex, type ImageManifest, isIndexMediaType, isManifestMediaType, MediaType, type Platform } from "../oci.js";
@@ -125,10 +125,8 @@ async function pullUnderLease(store: ImageStore, input: string, options: PullOpt
     const has = formatPlatform({ os: config.os ?? "?", architecture: config.architecture ?? "?", ...(config.variant ? { variant: config.variant } : {}) });
     throw new ImageError(`${displayName(ref)} has no image for platform ${formatPlatform(platform)} (it has ${has})`);
   }
-  const diffIds = config.rootfs?.diff_ids;
-  if (!Array.isArray(diffIds) || diffIds.length !== manifest.layers.length) {
-    throw new ImageError(`image config ${manifest.config.digest} does not list one diff_id per layer`);
-  }
+  checkDiffIds(manifest, config, `image config ${manifest.config.digest}`);
+  const diffIds = config.rootfs.diff_ids;
   for (const layer of manifest.layers) progress({ id: layer.digest.slice(7, 19), kind: "layer", status: "waiting", total: layer.size });
   await pool(manifest.layers.map((layer, i) => async () => {
     const id = layer.digest.slice(7, 19);
