@@ -71,8 +71,10 @@ export function bundleLive(bundle: ContainerPaths): boolean {
   try {
     creator = readFileSync(join(bundle.dir, CREATOR), "utf8");
   } catch {
-    // No creator file: gone, or a bundle an earlier version left without a state.
-    return false;
+    // No creator file: gone, or a bundle an earlier version left without a state — or its creator wrote the state
+    // and dropped the file since the first look (announceCreated). That last one was taken for gone: a racing
+    // `run --name` then dropped the live container's name as stale and took it too (two containers, one name).
+    return existsSync(bundle.state);
   }
   const [pid, start] = creator.split("\n", 1)[0]!.split(" ");
   const running = processStartTime(Number(pid));
