@@ -8,7 +8,7 @@ import type { LifecycleContext } from "./containers/context.js";
 import { attachedProcess } from "./containers/attached-process.js";
 import { removeBundleDir, removeOwnedTree } from "./containers/remove.js";
 import { helperRoot } from "./containers/helper-root.js";
-import { ContainerNames } from "./containers/names.js";
+import { ContainerNames, withoutSlash } from "./containers/names.js";
 import { removeContainer } from "./containers/ops/remove.js";
 import { orphanedStep } from "./build/orphaned-step.js";
 import { startContainer } from "./containers/ops/start.js";
@@ -997,7 +997,7 @@ export class Runtime implements ContainerOwner {
   }
 
   private async findContainer(ref: string): Promise<string> {
-    const byName = this.names.lookup(ref.startsWith("/") ? ref.slice(1) : ref);
+    const byName = this.names.lookup(withoutSlash(ref));
     if (byName) return byName;
     // A whole id (what ps, inspect and the lifecycle verbs pass on): its state file, not a listing of every container.
     if (/^[0-9a-f]{64}$/.test(ref) && readState(this.paths.container(ref))) return ref;

@@ -10,6 +10,7 @@ import { RESOURCE_FLAGS, RESOURCE_USAGE, resourceOptions } from "./resource-flag
 import { dataFlagOptions, DATA_FLAGS, DATA_USAGE, readKeyValueFile } from "./run-flags-data.js";
 import { PROPAGATIONS } from "../spec/propagation.js";
 import { parseDeviceFlag } from "../containers/devices.js";
+import { withoutSlash } from "../containers/names.js";
 import { type HealthcheckOptions, parseDuration } from "../containers/healthcheck.js";
 import { parseDetachKeys } from "./detach-keys.js";
 
@@ -217,8 +218,7 @@ export function parseRunArgs(args: string[], env: NodeJS.ProcessEnv): RunRequest
   const domainname = lastValue(flags, "domainname");
   if (domainname !== undefined) options.domainname = domainname;
   const name = lastValue(flags, "name");
-  // docker's daemon takes one leading "/" (names are stored as "/name": inspect's .Name) and drops it.
-  if (name !== undefined) options.name = name.startsWith("/") ? name.slice(1) : name;
+  if (name !== undefined) options.name = withoutSlash(name);
   const platform = lastValue(flags, "platform");
   if (platform !== undefined) options.platform = platform;
   const healthcheck = healthFlags(flags);

@@ -8,6 +8,11 @@ import { generatedName } from "./generated-name.js";
 
 const NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
 
+/** A name as docker's daemon takes it: one leading "/" dropped (it stores names as "/name", inspect's .Name). */
+export function withoutSlash(name: string): string {
+  return name.startsWith("/") ? name.slice(1) : name;
+}
+
 /** Docker's container name rule (pure: the browser's Runtime checks names with it too); a bad name is the caller's (docker's 400): a UsageError. */
 export function checkContainerName(name: string): void {
   if (typeof name === "string" && NAME_RE.test(name) && name.length > 128) {

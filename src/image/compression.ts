@@ -242,7 +242,7 @@ const GiB = 2 ** 30;
 // 2M entries: ≈ 1 GB of the unpack's notes at worst; the largest real layers hold a few hundred thousand files.
 export const DEFAULT_LAYER_LIMITS: LayerLimits = { maxBytes: 64 * GiB, maxRatio: 1000, ratioFloor: GiB, maxEntries: 2_000_000 };
 
-/** The limits, with TSBOX_MAX_LAYER_SIZE and TSBOX_MAX_LAYER_RATIO from `env`. */
+/** The limits, with TSBOX_MAX_LAYER_SIZE, TSBOX_MAX_LAYER_ENTRIES and TSBOX_MAX_LAYER_RATIO from `env`. */
 export function layerLimits(env: NodeJS.ProcessEnv = process.env): LayerLimits {
   const limits = { ...DEFAULT_LAYER_LIMITS };
   const size = env.TSBOX_MAX_LAYER_SIZE?.trim();

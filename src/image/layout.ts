@@ -113,12 +113,6 @@ export class OciLayout {
   }
 
   /**
-   * Blobs a writer reuses instead of writing (a build's cached step, a pull's layer already here) marked as
-   * written now (their mtime): a prune during its lease spares them as it spares what it wrote (gc.ts
-   * `leasedBlobs`). False when one is gone, to be written again. A blob whose time is not ours to set (a
-   * read-only layout) is there all the same.
-   */
-  /**
    * A blob already here, against the size a descriptor gives it: a manifest that names a stored blob with another
    * size was taken (the bytes are the digest's), and the image then failed its own `save` → `load`. Its size.
    */
@@ -128,6 +122,12 @@ export class OciLayout {
     return size;
   }
 
+  /**
+   * Blobs a writer reuses instead of writing (a build's cached step, a pull's layer already here) marked as
+   * written now (their mtime): a prune during its lease spares them as it spares what it wrote (gc.ts
+   * `leasedBlobs`). False when one is gone, to be written again. A blob whose time is not ours to set (a
+   * read-only layout) is there all the same.
+   */
   async reuseBlobs(digests: string[]): Promise<boolean> {
     const now = new Date();
     const there = await Promise.all(

@@ -32,7 +32,6 @@ export function checkManifest(value: unknown, what: string): ImageManifest {
   return value as unknown as ImageManifest;
 }
 
-/** What `run`, `inspect`, `history` and the builder read of a config, each of the type they read it as. */
 /**
  * One diff_id per layer, which the unpack verifies each layer against: a manifest and config that disagree are
  * refused where the image arrives (pull, load), not at its first run.
@@ -42,6 +41,7 @@ export function checkDiffIds(manifest: { layers: unknown[] }, config: ImageConfi
   if (diffIds.length !== manifest.layers.length) throw new ImageError(`${what}: the manifest lists ${manifest.layers.length} layers but its config ${diffIds.length} diff_ids`);
 }
 
+/** What `run`, `inspect`, `history` and the builder read of a config, each of the type they read it as. */
 export function checkConfig(value: unknown, what: string): ImageConfig {
   const bad = (field: string, expected: string) => new ImageError(`${what}: malformed image config (${field} must be ${expected})`);
   if (!isObject(value)) throw bad("the config", "a JSON object");

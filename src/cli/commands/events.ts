@@ -91,13 +91,13 @@ export function eventFilter(specs: string[], warn: (message: string) => void = (
     const eq = spec.indexOf("=");
     const key = eq < 0 ? spec : spec.slice(0, eq);
     if (eq < 0 || !FILTER_KEYS.includes(key)) throw new UsageError(`invalid filter "${spec}": tsbox events filters by ${FILTER_KEYS.map((k) => `${k}=…`).join(", ")}`);
+    const value = spec.slice(eq + 1);
     // docker's other kinds of objects: tsbox records none of their events, which a silent empty stream hid.
-    const type = spec.slice(eq + 1);
-    if (key === "type" && type !== "container") {
-      if (!DOCKER_EVENT_TYPES.includes(type)) throw new UsageError(`invalid filter "${spec}": the types are ${DOCKER_EVENT_TYPES.join(", ")}`);
-      warn(`tsbox records container events only: type=${type} matches none`);
+    if (key === "type" && value !== "container") {
+      if (!DOCKER_EVENT_TYPES.includes(value)) throw new UsageError(`invalid filter "${spec}": the types are ${DOCKER_EVENT_TYPES.join(", ")}`);
+      warn(`tsbox records container events only: type=${value} matches none`);
     }
-    wanted.set(key, [...(wanted.get(key) ?? []), spec.slice(eq + 1)]);
+    wanted.set(key, [...(wanted.get(key) ?? []), value]);
   }
   const test: Record<string, (e: EventRecord, v: string) => boolean> = {
     container: (e, v) => e.Actor.ID === v || e.Actor.Attributes.name === v || (v.length >= 12 && e.Actor.ID.startsWith(v)),

@@ -1,4 +1,5 @@
 import { UsageError } from "../../errors.js";
+import { withoutSlash } from "../../containers/names.js";
 import type { CliContext } from "../context.js";
 import { cliRuntime } from "../each-container.js";
 import { parseFlags } from "../flags.js";
@@ -8,7 +9,6 @@ export async function renameCommand(args: string[], ctx: CliContext): Promise<nu
   if (flags.help) return ctx.stdout.write("Usage: tsbox rename CONTAINER NEW_NAME\n\nRename a container.\n"), 0;
   if (flags.positionals.length !== 2) throw new UsageError(`"tsbox rename" requires exactly 2 arguments: CONTAINER NEW_NAME`);
   const [ref, name] = flags.positionals as [string, string];
-  // As run's --name: docker drops one leading "/".
-  await (await cliRuntime(ctx).get(ref)).rename(name.startsWith("/") ? name.slice(1) : name);
+  await (await cliRuntime(ctx).get(ref)).rename(withoutSlash(name));
   return 0;
 }
