@@ -1,5 +1,5 @@
 import { existsSync, rmSync, writeFileSync } from "node:fs";
-import { basename, join, posix, resolve as resolvePath } from "node:path";
+import { basename, posix, resolve as resolvePath } from "node:path";
 import type { Backend, ContainerProcess, HandOffOptions, StdioTarget } from "./backends/backend.js";
 import { type BackendChoice, chooseBackend, createBackend } from "./backends/select.js";
 import { COMMIT_KINDS, type CommitOptions, Container, type ContainerOwner, type ExitStatus, type RemoveOptions, type SpawnOptions } from "./container.js";
@@ -43,7 +43,7 @@ import { withNetworkChangeLock } from "./containers/lock.js";
 import { recordTransition } from "./containers/events.js";
 import { ensureInitLayer } from "./network/init-layer.js";
 import { ContainerNetworks } from "./network/container-networks.js";
-import { rootlessNetwork } from "./network/rootless.js";
+import { rootlessBridge } from "./network/rootless.js";
 import { DEFAULT_NETWORK, NetworkStore } from "./network/store.js";
 import { type HostIdentity, idMappings, isHostRoot, overlapWarning, probeHostIdentity, rangeUnusedWarning, rootlessNetworking } from "./spec/id-mappings.js";
 import type { LayerCapability, LayerOwner } from "./image/unpack.js";
@@ -620,19 +620,19 @@ export class Runtime implements ContainerOwner {
     // A guest's root makes its bridges itself: only this host's rootless users need the user-mode network.
     const warn = warningSink(control.onWarning);
     if (mode.kind === "bridge" && rootlessNetworking(host) && this.backend.capabilities().networks === "host") {
-      const found = rootlessNetwork();
-      if (found.helper) {
-        rootless = { helper: found.helper, dir: join(this.dataDir, "rootless-netns"), idleSeconds: found.idleSeconds };
+      const bridge = rootlessBridge(this.dataDir);
+      if (bridge.inputs) {
+        rootless = bridge.inputs;
       } else if (options.network === undefined && (options.publish?.length || options.publishAll)) {
         // The user asked for a port and never for none: a container whose port is dead would be a silent failure.
         // (A --network none of their own keeps docker's warning, planNetwork's.)
         const asked = options.publish?.length ? "-p" : "-P";
-        throw new TsboxError(`${asked}: publishing a port needs rootless bridge networking, which is unavailable: ${found.reason}`, { code: "setup" });
+        throw new TsboxError(`${asked}: publishing a port needs rootless bridge networking, which is unavailable: ${bridge.reason}`, { code: "setup" });
       } else if (options.network === undefined) {
-        this.warnOnce(control, `rootless bridge networking is unavailable (${found.reason}): running with ${option("network", "none")}`);
+        this.warnOnce(control, `rootless bridge networking is unavailable (${bridge.reason}): running with ${option("network", "none")}`);
         mode = { kind: "none" };
       } else {
-        throw new TsboxError(`${option("network", options.network)}: rootless bridge networking is unavailable: ${found.reason}`, { code: "setup" });
+        throw new TsboxError(`${option("network", options.network)}: rootless bridge networking is unavailable: ${bridge.reason}`, { code: "setup" });
       }
     }
     return planNetwork({

@@ -22,7 +22,7 @@ import { lacksGateway, nextGateway } from "./gateway.js";
 import { sweepDeadNetnsState } from "./netns-state.js";
 import { connectSpec, type NetworkInputs } from "./plan.js";
 import { cutOffKeepers, holdingRootlessNetwork, stopIdleRootlessNetwork } from "./processes.js";
-import { rootlessNetwork } from "./rootless.js";
+import { rootlessBridge, rootlessNetnsDir } from "./rootless.js";
 import { DEFAULT_NETWORK, type NetworkConfig, type NetworkStore } from "./store.js";
 
 export interface ContainerNetworksContext {
@@ -116,9 +116,9 @@ export class ContainerNetworks {
   private rootlessInputs(): NetworkInputs["rootless"] {
     const host = this.host();
     if (!rootlessNetworking(host) || this.backend.capabilities().networks === "guest") return null;
-    const found = rootlessNetwork();
-    if (!found.helper) throw new TsboxError(`rootless bridge networking is unavailable: ${found.reason}`, { code: "setup" });
-    return { helper: found.helper, dir: join(this.dataDir, "rootless-netns"), idleSeconds: found.idleSeconds };
+    const bridge = rootlessBridge(this.dataDir);
+    if (!bridge.inputs) throw new TsboxError(`rootless bridge networking is unavailable: ${bridge.reason}`, { code: "setup" });
+    return bridge.inputs;
   }
 
   /**
@@ -213,7 +213,7 @@ export class ContainerNetworks {
   removeBridge(config: NetworkConfig, dir: string, record: string): boolean {
     if (this.backend.capabilities().networks !== "host") return false;
     // Rootless the bridge is in the user's namespace, if its holder still runs.
-    const rootless = rootlessNetworking(this.host()) ? join(this.dataDir, "rootless-netns") : undefined;
+    const rootless = rootlessNetworking(this.host()) ? rootlessNetnsDir(this.dataDir) : undefined;
     if (!existsSync(dir) || (rootless && !existsSync(join(rootless, "holder.json")))) return false;
     const args = ["net-remove", "--dir", dir, "--bridge", config.bridge, "--subnet", config.subnet, "--record", record, ...(rootless ? ["--rootless-dir", rootless] : [])];
     const done = spawnSync(requireRuntimeBinary(), args, { encoding: "utf8" });
@@ -238,7 +238,7 @@ export class ContainerNetworks {
       this.networks().remove(n.name);
       removed.push(n.name);
     }
-    await stopIdleRootlessNetwork(join(this.dataDir, "rootless-netns"));
+    await stopIdleRootlessNetwork(rootlessNetnsDir(this.dataDir));
     if (!rootlessNetworking(this.host())) {
       // Root's state of namespaces that are gone (rootless, a data dir's namespace is its own: rootless-netns/).
       sweepDeadNetnsState();
@@ -250,7 +250,7 @@ export class ContainerNetworks {
 
   /** `Runtime.cutOffContainers`. */
   async cutOffContainers(): Promise<string[]> {
-    const keepers = new Set(cutOffKeepers(join(this.dataDir, "rootless-netns")));
+    const keepers = new Set(cutOffKeepers(rootlessNetnsDir(this.dataDir)));
     if (keepers.size === 0) return [];
     const states = (await listStates(this.paths)).filter(isActive);
     return states

@@ -1,4 +1,6 @@
 import { accessSync, constants } from "node:fs";
+import { join } from "node:path";
+import type { NetworkSpec } from "../spec/container-spec.js";
 import { onPath } from "../on-path.js";
 import { wholeSeconds } from "../whole-seconds.js";
 
@@ -23,6 +25,18 @@ export interface RootlessNetwork {
  * podman's rootless-netns and docker's daemon stay); 0 stops them with it.
  */
 export const DEFAULT_IDLE_SECONDS = 60;
+
+/** A data dir's user-mode network: its namespace, helper and keepers' records (one per data dir, podman's rootless-netns). */
+export function rootlessNetnsDir(dataDir: string): string {
+  return join(dataDir, "rootless-netns");
+}
+
+/** What a rootless container's bridge is made with in `dataDir`, or (`inputs: null`) why this host cannot make one. */
+export function rootlessBridge(dataDir: string, env: NodeJS.ProcessEnv = process.env): { inputs: NonNullable<NetworkSpec["rootless"]> } | { inputs: null; reason: string } {
+  const found = rootlessNetwork(env);
+  if (!found.helper) return { inputs: null, reason: found.reason };
+  return { inputs: { helper: found.helper, dir: rootlessNetnsDir(dataDir), idleSeconds: found.idleSeconds } };
+}
 
 function idleSeconds(env: NodeJS.ProcessEnv): number {
   const text = env.TSBOX_ROOTLESS_NETWORK_IDLE;

@@ -1,7 +1,6 @@
 import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { availableParallelism, hostname, machine, release, totalmem } from "node:os";
-import { join } from "node:path";
 import { addonPath, loadAddon } from "../../backends/native/addon.js";
 import { findRuntimeBinary, runtimeBinaryCandidates } from "../../backends/native/runtime-binary.js";
 import { chooseBackend } from "../../backends/select.js";
@@ -23,6 +22,7 @@ import { hostChecks } from "../host-checks.js";
 import { hintedMessage } from "../error-hints.js";
 import { checkOverlayBacking, openDataDir } from "../../data-dir.js";
 import { networkLines, networkReport } from "../../network/host-report.js";
+import { rootlessNetnsDir } from "../../network/rootless.js";
 import { runningNestHolder } from "../../backends/native/nest-holder.js";
 
 const USAGE = `Usage: tsbox info [--json | -f TEMPLATE | -f json]
@@ -89,7 +89,7 @@ export async function infoCommand(args: string[], ctx: CliContext): Promise<numb
   // has every controller; its bridges are the guest's own), so under the vm backend the host's lines would mislead.
   const cgroups = vm ? { lines: ["cgroups:       the guest's cgroup2: limits, stats and pause of vm containers"] } : cgroupLines(probe?.result, isHostRoot(identity));
   if (cgroups.warning) warnings.push(cgroups.warning);
-  const network = networkReport(rootlessNetworking(identity), ctx.env, usable ? join(dataDir, "rootless-netns") : undefined);
+  const network = networkReport(rootlessNetworking(identity), ctx.env, usable ? rootlessNetnsDir(dataDir) : undefined);
   const networkLine = vm
     ? { line: "network:       the guest's bridges and DNS between containers; published ports (-p) listen on this host; outbound TCP and DNS go through this host (its loopback is 10.0.2.2 and host-gateway)" }
     : networkLines(network, rootlessNetworking(identity));
