@@ -526,7 +526,7 @@ export class Container implements AsyncDisposable {
     const state = await this.state();
     if (!isActive(state)) throw new ContainerError(`container ${shown(state)} is not running: it has no published ports`, "not_running");
     const found = this.portsOf(state).find((p) => p.containerPort === containerPort && p.protocol === protocol);
-    if (!found) throw new ContainerError(`no public port '${containerPort}/${protocol}' published for ${shown(state)}`);
+    if (!found) throw new ContainerError(`no public port '${containerPort}/${protocol}' published for ${shown(state)}`, "no_such_port");
     return found.hostPort;
   }
 

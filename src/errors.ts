@@ -133,6 +133,7 @@ export const CONTAINER_ERROR_REASONS = [
   "no_such_network", // 404
   "no_such_volume", // 404
   "no_such_path", // 404: copyFrom of a path the container does not have
+  "no_such_port", // mappedPort of a port the container does not publish
   "no_cgroup", // rootless without a delegated cgroup: stats, pause, update
   "no_log", // logs of a container that keeps none (a foreground run, the none log driver)
   "timeout", // waitForLog, waitForHealthy: timeoutMs passed

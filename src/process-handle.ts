@@ -14,7 +14,7 @@ import { execRefusal } from "./spec/exec-process.js";
 import { UsageError } from "./errors.js";
 import { collectToEnd, maxBufferOf, type OutputOptions, outputLimit } from "./output-limit.js";
 import { abortable, abortError, abortSignalOf } from "./abortable.js";
-import { checkOptions, checkTerminalSize, type OptionKinds } from "./spec/run-options-check.js";
+import { checkOptions, checkTerminalSize, describeValue, type OptionKinds } from "./spec/run-options-check.js";
 
 // The options of the verbs Node's and the browser's containers share (src/spec/run-options-check.ts's rule).
 const PROCESS_KINDS: OptionKinds<ProcessOptions> = { env: "env", cwd: "string", user: "string", tty: "tty", privileged: "boolean" };
@@ -148,7 +148,7 @@ export async function execToEnd(
 ): Promise<ExecResult> {
   // Anything else reached the stream's write: Node threw from inside, and a page's guest link broke on it.
   if (input !== undefined && typeof input !== "string" && !(input instanceof Uint8Array)) {
-    throw new UsageError(`exec options: stdin: expected a string or a Uint8Array, got ${input === null ? "null" : typeof input === "object" ? ((input as object).constructor?.name ?? "an object") : `${typeof input} ${String(input)}`}`);
+    throw new UsageError(`exec options: stdin: expected a string or a Uint8Array, got ${describeValue(input)}`);
   }
   const output = { maxBuffer: maxBufferOf("exec", maxBuffer) };
   const signal = abortSignalOf("exec", signalOption);

@@ -298,6 +298,7 @@ for (const who of identities()) {
       assert.equal(got.badPort, "UsageError: mappedPort: expected a port number from 1 to 65535, got 0");
       assert.match(got.stopped, /^ContainerError: container \S+ is not running: it has no published ports$/);
       assert.deepEqual(got.afterStop, []);
+      assert.deepEqual(got.reasons, ["no_such_port", "not_running"]);
     });
 
     it("the library's rt.networks.remove takes the network's bridge and rules too, as rt.removeNetwork (the leak check after)", async () => {

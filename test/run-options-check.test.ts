@@ -5,7 +5,7 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { checkResourceTypes, checkRunOptionTypes } from "../src/spec/run-options-check.js";
+import { checkOptions, checkResourceTypes, checkRunOptionTypes, describeValue } from "../src/spec/run-options-check.js";
 import { cgroupSettings, mergeResources, resourcesFromOptions, undoResources } from "../src/spec/resources.js";
 import { shmMode } from "../src/spec/ipc-pid.js";
 import { checkPort, parseMac } from "../src/network/plan.js";
@@ -23,6 +23,17 @@ const KERNEL = { cpus: 2, pidMax: 4_194_304 };
 
 const refused = (options: unknown, message: string) =>
   assert.throws(() => checkRunOptionTypes(options), (e: unknown) => e instanceof UsageError && e.code === "usage" && e.message === message);
+
+test("a refused value is named by its kind, a class's instance by its class", () => {
+  assert.deepEqual(
+    [null, [1], "x", 5, undefined, () => 1, {}, Object.create(null), new AbortController().signal, new Map(), Buffer.from("x")].map(describeValue),
+    ["null", "an array", 'the string "x"', "number 5", "undefined undefined", "a function", "an object", "an object", "an AbortSignal", "a Map", "a Buffer"],
+  );
+  // stop()'s `signal` is the one to send: an AbortSignal there (every other verb's `signal`) says what it got.
+  assert.throws(() => checkOptions("stop", { signal: new AbortController().signal }, { signal: "stringOrNumber" }), {
+    message: "stop options: signal: expected a string or a number, got an AbortSignal",
+  });
+});
 
 test("options of the wrong kind are refused, naming the option", () => {
   refused({ image: "busybox", cmd: "echo hi" }, 'run options: cmd: expected an array of strings, got the string "echo hi"');

@@ -357,7 +357,7 @@ rt.terminate();`;
     assert.equal(r.error, undefined, JSON.stringify(r.error));
     // Before, the value reached the Worker, whose link to the guest broke ("head.data.subarray is not a function").
     assert.equal(r.refused.message, "exec options: stdin: expected a string or a Uint8Array, got number 5");
-    assert.equal(r.written, "stdin takes Uint8Array chunks (or strings), not Object");
+    assert.equal(r.written, "stdin takes Uint8Array chunks (or strings), not an object");
     assert.deepEqual([r.out.exitCode, r.out.stdout.trim()], [0, "7"]);
     assert.equal(r.after.stdout, "still up\n");
   });
@@ -543,7 +543,7 @@ rt.terminate();`;
     assert.equal(r.wrong.name, "ImageError");
     assert.match(r.wrong.message, /is linux\/amd64: the vm guest runs linux\/386 images/);
     // Said on the page, naming what it got (null failed in the Worker as "the archive is empty").
-    assert.equal(r.fileList.message, "load takes the archive as a Blob (a File), an ArrayBuffer or a Uint8Array, not FileList");
+    assert.equal(r.fileList.message, "load takes the archive as a Blob (a File), an ArrayBuffer or a Uint8Array, not a FileList");
     assert.ok(r.images.includes("example.test/tools/box:1 linux/386") && r.images.includes("example.test/tools/old:2 linux/386"), JSON.stringify(r.images));
     assert.ok(!r.after.includes("example.test/tools/box:1"));
   });

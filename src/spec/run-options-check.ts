@@ -235,10 +235,16 @@ function badMember(where: string, kind: Kind, value: unknown): string | undefine
   return bad && `${where}${bad[0]}: expected a string, got ${describeValue(bad[1])}`;
 }
 
-/** A value as an error names it (`the string "x"`, `number 5`, `an object`). */
+/**
+ * A value as an error names it (`the string "x"`, `number 5`, `an object`, `an AbortSignal`: a class's instance by
+ * its class, so `stop({ signal: controller.signal })` says what it got).
+ */
 export function describeValue(v: unknown): string {
   if (v === null) return "null";
   if (Array.isArray(v)) return "an array";
   if (typeof v === "string") return `the string ${JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}…` : v)}`;
-  return typeof v === "object" ? "an object" : `${typeof v} ${String(v)}`;
+  if (typeof v === "function") return "a function";
+  if (typeof v !== "object") return `${typeof v} ${String(v)}`;
+  const made = Object.getPrototypeOf(v) === null ? undefined : (v as object).constructor?.name;
+  return !made || made === "Object" ? "an object" : `${/^[AEIOU]/.test(made) ? "an" : "a"} ${made}`;
 }

@@ -148,12 +148,14 @@ const scenarios: Record<string, () => Promise<unknown>> = {
     const body = await settled(() => fetch(`http://127.0.0.1:${port}/`).then((r) => r.text(), () => ""), (t) => t !== "");
     const ports = await web.ports();
     const unpublished = await failure(web.mappedPort(81));
+    const unpublishedReason = await web.mappedPort(81).catch((e: ContainerError) => e.reason);
     const badPort = await failure(web.mappedPort(0));
     await web.stop({ timeout: 0 });
     const stopped = await failure(web.mappedPort(80));
+    const stoppedReason = await web.mappedPort(80).catch((e: ContainerError) => e.reason);
     const afterStop = await web.ports();
     await web.remove();
-    return { port, body, ports, unpublished, badPort, stopped, afterStop };
+    return { port, body, ports, unpublished, badPort, stopped, afterStop, reasons: [unpublishedReason, stoppedReason] };
   },
 
   /** rt.networks.remove, the counterpart of rt.networks.create: the bridge, rules and DNS server go with the record. */

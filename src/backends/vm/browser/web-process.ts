@@ -11,6 +11,7 @@ import { TsboxError } from "../../../errors.js";
 import { type Signal, signalNumber } from "../../../signals.js";
 import type { PageMessage, WorkerMessage } from "./protocol.js";
 import { reviveError } from "./revive-error.js";
+import { describeValue } from "../../../spec/run-options-check.js";
 
 export type WebStdin = WritableStream<Uint8Array>;
 /**
@@ -218,5 +219,5 @@ function stdinBytes(chunk: unknown): Uint8Array {
   if (typeof chunk === "string") return new TextEncoder().encode(chunk);
   if (chunk instanceof ArrayBuffer) return new Uint8Array(chunk);
   if (ArrayBuffer.isView(chunk)) return new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength);
-  throw new TypeError(`stdin takes Uint8Array chunks (or strings), not ${chunk === null ? "null" : typeof chunk === "object" ? ((chunk as object).constructor?.name ?? "an object") : typeof chunk}`);
+  throw new TypeError(`stdin takes Uint8Array chunks (or strings), not ${describeValue(chunk)}`);
 }

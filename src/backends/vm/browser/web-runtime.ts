@@ -17,7 +17,7 @@ import { GUEST_STOPPED_EXIT } from "../core/guest-spec.js";
 import type { MachineConfig } from "../core/guest-machine.js";
 import type { PullEvent } from "../../../image/registry/pull-image.js";
 import type { RunOptions } from "../../../spec/run-options.js";
-import { checkPageOptions, checkRunOptionTypes } from "../../../spec/run-options-check.js";
+import { checkPageOptions, checkRunOptionTypes, describeValue } from "../../../spec/run-options-check.js";
 import { LIST_KINDS, LOAD_KINDS, PULL_KINDS, REMOVE_IMAGE_KINDS, REMOVE_KINDS, type RemoveImageOptions } from "../../../verb-options.js";
 import type { BrowserImageSummary, CallName, Calls, GuestSources, GuestStats, PageMessage, ProgressEvent, RunRequest, WarmUp, WorkerMessage } from "./protocol.js";
 import { reviveError } from "./revive-error.js";
@@ -201,8 +201,7 @@ export class Runtime {
   async load(input: Blob | ArrayBuffer | Uint8Array, options: { repository?: string } = {}): Promise<string[]> {
     // Anything else (a FileList, a Response, a URL, null) went on to the Worker: null failed there as "the archive is empty".
     if (!(input instanceof Blob || input instanceof ArrayBuffer || input instanceof Uint8Array)) {
-      const what = input === null ? "null" : typeof input === "object" ? ((input as object).constructor?.name ?? "an object") : typeof input;
-      throw new UsageError(`load takes the archive as a Blob (a File), an ArrayBuffer or a Uint8Array, not ${what}`);
+      throw new UsageError(`load takes the archive as a Blob (a File), an ArrayBuffer or a Uint8Array, not ${describeValue(input)}`);
     }
     checkPageOptions("load", options, LOAD_KINDS, { signal: "a load in the page runs to its end" });
     const bytes = input instanceof Uint8Array ? (input.slice().buffer as ArrayBuffer) : input;
