@@ -14,6 +14,7 @@ import { orphanedStep } from "./build/orphaned-step.js";
 import { startContainer } from "./containers/ops/start.js";
 import { type Attachment, attachMonitor } from "./containers/monitor-client.js";
 import { parseRestartPolicy } from "./containers/restart-policy.js";
+import { rootIsHostRoot, WITHHELD_MOUNTS_WARNING, withholdsMounts } from "./spec/security.js";
 import { hostNamespaces } from "./spec/ipc-pid.js";
 import { parseSignal } from "./containers/signals.js";
 import { type ContainerState, DEFAULT_LOG, failedStartFields, isActive, keptLog, listStates, orphanedRemoval, processStartTime, readCurrentState, readState, updateState, writeState } from "./containers/state.js";
@@ -476,6 +477,7 @@ export class Runtime implements ContainerOwner {
       const defaultSysctls = !native || this.procSysWritable(control);
       const spec = await buildSpec({ id, options, image: image.config, layers, bundle, host: ids, swap, defaultSysctls, ...(kernel ? { kernel } : {}), mounts: mounts.specs, ...(initBinary ? { initBinary } : {}), ...(network ? { network } : {}), ...(initLayer ? { initLayer } : {}), ...(peer ? { peer } : {}), disposableLayer: options.remove === true || control[DISPOSABLE_LAYER] === true });
       writeSpec(bundle.config, spec);
+      if (withholdsMounts(options, rootIsHostRoot(spec.linux.uidMappings, spec.linux.usernsAuto !== undefined))) warningSink(control.onWarning)(WITHHELD_MOUNTS_WARNING);
       // The monitor runs the checks (a foreground run has none: docs/architecture.md "Health checks").
       const healthcheck = effectiveHealthcheck(image.config.config?.Healthcheck, options.healthcheck);
       if (healthcheck && this.backend.name === "native") writeHealthcheck(bundle.dir, healthcheck, spec.process);

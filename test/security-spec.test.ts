@@ -12,7 +12,7 @@ import { ALL_CAPABILITIES, tweakCapabilities } from "../src/spec/capabilities.js
 import { DEFAULT_CAPABILITIES } from "../src/spec/defaults.js";
 import { DEFAULT_SECCOMP_PROFILE } from "../src/spec/seccomp/default-profile.js";
 import { checkDockerProfile, compareVersions, toOciSeccomp } from "../src/spec/seccomp/docker-profile.js";
-import { goArch, securitySettings } from "../src/spec/security.js";
+import { goArch, rootIsHostRoot, securitySettings, withholdsMounts } from "../src/spec/security.js";
 import { securityOptions } from "../src/cli/run-flags.js";
 import { parseDeviceFlag, privilegedDevices, requestedDevices } from "../src/containers/devices.js";
 import { validateSpec } from "../src/spec/validate.js";
@@ -135,6 +135,28 @@ describe("security options", () => {
     assert.equal(securitySettings({ seccomp: "unconfined" }, amd64).seccomp, undefined);
     assert.equal(securitySettings({ noNewPrivileges: false }, amd64).noNewPrivileges, false);
     assert.throws(() => securitySettings({ seccomp: "strict" as "default" }, amd64), /expected "default", "unconfined" or a profile/);
+  });
+
+  it("withholds mount and its kin from CAP_SYS_ADMIN where the container's root is the host's", () => {
+    const named = (seccomp: LinuxSeccomp | undefined) => new Set(seccomp!.syscalls!.filter((s) => s.action === "SCMP_ACT_ALLOW").flatMap((s) => s.names));
+    const mounts = ["mount", "umount2", "fsopen", "fsmount", "move_mount", "open_tree", "mount_setattr"];
+    const hostRoot = named(securitySettings({ capAdd: ["SYS_ADMIN"] }, amd64, true).seccomp);
+    for (const name of mounts) assert.ok(!hostRoot.has(name), `${name}: the container's umount /proc/sys reached the host's core_pattern`);
+    for (const name of ["unshare", "setns", "sethostname"]) assert.ok(hostRoot.has(name), `${name} stays with CAP_SYS_ADMIN`);
+    const nobody = named(securitySettings({ capAdd: ["SYS_ADMIN"] }, amd64, false).seccomp);
+    for (const name of mounts) assert.ok(nobody.has(name), `${name}: a root that is nobody on the host has docker's profile`);
+    // --privileged (no filter) and a profile of the caller's own are theirs to keep.
+    assert.equal(securitySettings({ privileged: true }, amd64, true).seccomp, undefined);
+    assert.equal(withholdsMounts({ capAdd: ["SYS_ADMIN"], seccomp: { defaultAction: "SCMP_ACT_ALLOW" } }, true), false);
+    assert.equal(withholdsMounts({ capAdd: ["ALL"] }, true), true);
+    assert.equal(withholdsMounts({ capAdd: ["ALL"], capDrop: ["SYS_ADMIN"] }, true), false);
+    assert.equal(withholdsMounts({}, true), false, "without CAP_SYS_ADMIN the profile has no mount anyway: nothing to say");
+    // Root's identity maps, or none, are the host's root; a rootless user's and --userns=auto's are not.
+    const identity = [{ containerID: 0, hostID: 0, size: 4294967295 }];
+    assert.deepEqual(
+      [rootIsHostRoot(identity, false), rootIsHostRoot([], false), rootIsHostRoot(identity, true), rootIsHostRoot([{ containerID: 0, hostID: 1000, size: 1 }], false)],
+      [true, true, false, false],
+    );
   });
 
   it("lifts capabilities, filter and masking for --privileged, and masking alone for systempaths=unconfined", () => {

@@ -9,10 +9,10 @@
  */
 import { UsageError } from "../errors.js";
 import { capabilitySets, tweakCapabilities } from "./capabilities.js";
-import type { Capabilities, LinuxSeccomp } from "./container-spec.js";
+import type { Capabilities, IdMapping, LinuxSeccomp } from "./container-spec.js";
 import { DEFAULT_CAPABILITIES, DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS } from "./defaults.js";
 import type { RunOptions } from "./run-options.js";
-import { DEFAULT_SECCOMP_PROFILE } from "./seccomp/default-profile.js";
+import { DEFAULT_PROFILE_WITHOUT_MOUNTS, DEFAULT_SECCOMP_PROFILE } from "./seccomp/default-profile.js";
 import { checkDockerProfile, toOciSeccomp } from "./seccomp/docker-profile.js";
 
 export interface SecurityTarget {
@@ -35,7 +35,26 @@ export interface SecuritySettings {
 
 type SecurityOptions = Pick<RunOptions, "capAdd" | "capDrop" | "seccomp" | "noNewPrivileges" | "privileged" | "systemPaths">;
 
-export function securitySettings(options: SecurityOptions, target: SecurityTarget): SecuritySettings {
+/** Whether a container's uid 0 is the host's (or the guest's): root's identity maps, no --userns=auto. */
+export function rootIsHostRoot(uidMappings: readonly IdMapping[], usernsAuto: boolean): boolean {
+  return !usernsAuto && (uidMappings.length === 0 || uidMappings.some((m) => m.containerID === 0 && m.hostID === 0));
+}
+
+/**
+ * Whether the default profile withholds mount and its kin from a container that has CAP_SYS_ADMIN, because its root
+ * is the host's (default-profile.ts MOUNT_ENTRY says why): the caller warns, so a failed `mount` has its reason.
+ */
+export function withholdsMounts(options: SecurityOptions, hostRoot: boolean): boolean {
+  if (!hostRoot || options.privileged === true || !(options.seccomp === undefined || options.seccomp === "default")) return false;
+  const caps = tweakCapabilities(DEFAULT_CAPABILITIES, options.capAdd ?? [], options.capDrop ?? []);
+  return caps.includes("CAP_SYS_ADMIN");
+}
+
+/** withholdsMounts's warning. */
+export const WITHHELD_MOUNTS_WARNING =
+  "CAP_SYS_ADMIN: this container's root is the host's root, so mount and umount stay refused: they could undo the masked /proc and /sys paths and reach the host (docker's AppArmor profile refuses them too); --userns=auto gives them, with a root that is nobody on the host";
+
+export function securitySettings(options: SecurityOptions, target: SecurityTarget, hostRoot = false): SecuritySettings {
   if (options.privileged !== undefined && typeof options.privileged !== "boolean") throw new UsageError("privileged must be true or false");
   if (options.systemPaths !== undefined && options.systemPaths !== "default" && options.systemPaths !== "unconfined") {
     throw new UsageError(`systemPaths: expected "default" or "unconfined", got "${String(options.systemPaths)}"`);
@@ -47,7 +66,7 @@ export function securitySettings(options: SecurityOptions, target: SecurityTarge
   if (options.noNewPrivileges !== undefined && typeof options.noNewPrivileges !== "boolean") {
     throw new UsageError("noNewPrivileges must be true or false");
   }
-  const profile = privileged ? undefined : seccompProfile(options.seccomp);
+  const profile = privileged ? undefined : withholdsMounts(options, hostRoot) ? DEFAULT_PROFILE_WITHOUT_MOUNTS : seccompProfile(options.seccomp);
   const unmasked = privileged || options.systemPaths === "unconfined";
   return {
     capabilities,

@@ -12,7 +12,7 @@ import type { ContainerSpec, IdMapping, LinuxSpec, MountSpec, OverlaySpec, Rlimi
 import { OCI_VERSION } from "./defaults.js";
 import { addDefaultEnv, commandLine, CONTAINER_NAMESPACES, envList, mergeEnv, workingDir } from "./process-rules.js";
 import type { RunOptions } from "./run-options.js";
-import { securitySettings, type SecurityTarget } from "./security.js";
+import { rootIsHostRoot, securitySettings, type SecurityTarget } from "./security.js";
 import { validateSpec } from "./validate.js";
 
 export interface SkeletonInputs {
@@ -44,7 +44,7 @@ export function runSpec(inputs: SkeletonInputs): ContainerSpec {
   const hostname = options.hostname ?? id.slice(0, 12);
   const env = addDefaultEnv(mergeEnv(image.Env ?? [], options.env), { hostname, home: user.home, tty: Boolean(options.tty) });
   // Capabilities, the seccomp filter and no_new_privs: security.ts (docs/security.md).
-  const security = securitySettings(options, inputs.target ?? GUEST_TARGET);
+  const security = securitySettings(options, inputs.target ?? GUEST_TARGET, rootIsHostRoot(inputs.maps.uidMappings, Boolean(inputs.usernsAuto)));
   const spec: ContainerSpec = {
     ociVersion: OCI_VERSION,
     process: {

@@ -150,6 +150,14 @@ int main(int argc, char **argv) {
   if (!strcmp(cmd, "add-key")) return result(syscall(SYS_add_key, "user", "tsbox-secprobe", "x", 1, KEY_SPEC_SESSION_KEYRING));
   if (!strcmp(cmd, "unshare-user")) return result(unshare(CLONE_NEWUSER));
   if (!strcmp(cmd, "mount")) return result(mount("none", "/tmp", "tmpfs", 0, NULL));
+  if (!strcmp(cmd, "vsock-high")) {
+    /* socket(AF_VSOCK = 40, SOCK_STREAM) with high bits in the family, which the kernel (an int) drops. */
+#if defined(__x86_64__) || defined(__aarch64__)
+    return result(syscall(SYS_socket, 0x100000028L, 1L, 0L));
+#else
+    return result(syscall(SYS_socket, 40L, 1L, 0L));
+#endif
+  }
   if (!strcmp(cmd, "io-uring")) {
     /* struct io_uring_params is 120 bytes, all zero asks for the defaults (no liburing headers needed). */
     static char params[120];

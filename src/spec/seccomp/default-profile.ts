@@ -62,6 +62,15 @@ const personality = (value: number) => ({
   args: [{ index: 0, value, valueTwo: 0, op: "SCMP_CMP_EQ" as const }],
 });
 
+/**
+ * mount and its kin, which docker's profile gives with CAP_SYS_ADMIN. Where the container's root is the host's (root
+ * without --userns=auto), they are withheld from the default profile even then (`withoutMounts`): a `umount
+ * /proc/sys` (or a fresh procfs mounted) leaves the kernel's settings writable to that root, and its
+ * `kernel.core_pattern` runs a program of the container's as the host's root — docker's AppArmor profile refuses
+ * mounts for that reason, and tsbox has no LSM. Rootless and --userns=auto, the container's root is nobody on the host.
+ */
+const MOUNT_ENTRY = capEntry("CAP_SYS_ADMIN", "fsconfig fsmount fsopen fspick mount mount_setattr move_mount open_tree umount umount2");
+
 export const DEFAULT_SECCOMP_PROFILE: DockerSeccompProfile = {
   defaultAction: "SCMP_ACT_ERRNO",
   defaultErrnoRet: 1,
@@ -83,10 +92,8 @@ export const DEFAULT_SECCOMP_PROFILE: DockerSeccompProfile = {
     { names: ["arch_prctl"], action: "SCMP_ACT_ALLOW", includes: { arches: ["amd64", "x32"] } },
     { names: ["modify_ldt"], action: "SCMP_ACT_ALLOW", includes: { arches: ["amd64", "x32", "x86"] } },
     capEntry("CAP_DAC_READ_SEARCH", "open_by_handle_at"),
-    capEntry(
-      "CAP_SYS_ADMIN",
-      "bpf clone clone3 fanotify_init fsconfig fsmount fsopen fspick lookup_dcookie mount mount_setattr move_mount open_tree perf_event_open quotactl quotactl_fd setdomainname sethostname setns syslog umount umount2 unshare",
-    ),
+    capEntry("CAP_SYS_ADMIN", "bpf clone clone3 fanotify_init lookup_dcookie perf_event_open quotactl quotactl_fd setdomainname sethostname setns syslog unshare"),
+    MOUNT_ENTRY,
     // clone without any CLONE_NEW* flag (0x7e020000): threads and fork, no namespaces.
     {
       names: ["clone"],
@@ -109,4 +116,10 @@ export const DEFAULT_SECCOMP_PROFILE: DockerSeccompProfile = {
     capEntry("CAP_BPF", "bpf"),
     capEntry("CAP_PERFMON", "perf_event_open"),
   ],
+};
+
+/** The default profile with mount and its kin withheld whatever the capabilities (MOUNT_ENTRY). */
+export const DEFAULT_PROFILE_WITHOUT_MOUNTS: DockerSeccompProfile = {
+  ...DEFAULT_SECCOMP_PROFILE,
+  syscalls: (DEFAULT_SECCOMP_PROFILE.syscalls ?? []).filter((entry) => entry !== MOUNT_ENTRY),
 };

@@ -53,6 +53,35 @@ pub fn action_value(a: Action) -> u32 {
 /// One syscall's entries in profile order, up to the first unconditional.
 type Entries = Vec<(Vec<ArgRule>, Action)>;
 
+/// Arguments the kernel declares `int` or `unsigned int` and so reads as their low 32 bits: a rule on one compares
+/// that word only (its value taken as `u32`). Compared over 64 bits, a caller setting high bits the kernel ignores
+/// passed every `!=` and `>` and missed every `==`: `socket(0x1_0000_0028, …)` made the AF_VSOCK socket the default
+/// profile's `socket: arg0 != 40` refuses (libseccomp's 64-bit comparisons have the same hole; flatpak's TIOCSTI
+/// rule was bypassed so). Name, then a bit per argument index.
+const NARROW_ARGS: [(&str, u8); 16] = [
+    ("fcntl", 0b11),
+    ("fcntl64", 0b11),
+    ("getsockopt", 0b111),
+    ("ioctl", 0b11),
+    ("kill", 0b11),
+    ("open", 0b110),
+    ("openat", 0b1101),
+    ("personality", 0b1),
+    ("prctl", 0b1),
+    ("setns", 0b11),
+    ("setsockopt", 0b111),
+    ("socket", 0b111),
+    ("socketpair", 0b111),
+    ("tgkill", 0b111),
+    ("tkill", 0b11),
+    ("umount2", 0b10),
+];
+
+/// Which of `name`'s arguments are 32-bit in the kernel (NARROW_ARGS).
+fn narrow_args(name: &str) -> u8 {
+    NARROW_ARGS.iter().find(|(n, _)| *n == name).map_or(0, |(_, bits)| *bits)
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Leaf {
     Ret(u32),
@@ -150,9 +179,11 @@ fn arch_section(asm: &mut Asm, s: &Seccomp, table: &[(&str, u32)], x86_64: bool)
     }
     // Every numbered syscall the profile names, with its entries.
     let mut per_nr: BTreeMap<u32, Entries> = BTreeMap::new();
+    let mut narrow: BTreeMap<u32, u8> = BTreeMap::new();
     for rule in &s.syscalls {
         for name in &rule.names {
             if let Some(nr) = lookup(table, name) {
+                narrow.insert(nr, narrow_args(name));
                 let entries = per_nr.entry(nr).or_insert_with(Vec::new);
                 let ended = entries.last().map_or(false, |(args, _)| args.is_empty());
                 if !ended {
@@ -166,7 +197,7 @@ fn arch_section(asm: &mut Asm, s: &Seccomp, table: &[(&str, u32)], x86_64: bool)
     } else {
         action_value(Action::Errno(ENOSYS))
     };
-    let mut rules: Vec<Entries> = Vec::new();
+    let mut rules: Vec<(Entries, u8)> = Vec::new();
     let mut intervals: Vec<(u32, Leaf)> = Vec::new();
     let mut next = 0u32;
     for (nr, entries) in per_nr {
@@ -176,7 +207,7 @@ fn arch_section(asm: &mut Asm, s: &Seccomp, table: &[(&str, u32)], x86_64: bool)
         let leaf = if entries[0].0.is_empty() {
             Leaf::Ret(action_value(entries[0].1))
         } else {
-            rules.push(entries);
+            rules.push((entries, narrow.get(&nr).copied().unwrap_or(0)));
             Leaf::Rules(rules.len() - 1)
         };
         intervals.push((nr, leaf));
@@ -187,12 +218,12 @@ fn arch_section(asm: &mut Asm, s: &Seccomp, table: &[(&str, u32)], x86_64: bool)
 
     let rule_labels: Vec<Label> = rules.iter().map(|_| asm.label()).collect();
     search(asm, &intervals, &rule_labels);
-    for (entries, label) in rules.iter().zip(rule_labels) {
+    for ((entries, narrow), label) in rules.iter().zip(rule_labels) {
         asm.bind(label);
         for (args, action) in entries {
             let next = asm.label();
             for arg in args {
-                check(asm, arg, next);
+                check(asm, arg, narrow & (1 << arg.index) != 0, next);
             }
             asm.ret(action_value(*action));
             asm.bind(next);
@@ -221,11 +252,16 @@ fn search(asm: &mut Asm, intervals: &[(u32, Leaf)], rules: &[Label]) {
 }
 
 /// Falls through when the condition holds, jumps to `fail` otherwise. The
-/// argument is 64 bits: high word compared first.
-fn check(asm: &mut Asm, c: &ArgRule, fail: Label) {
+/// argument is 64 bits, high word compared first, unless `narrow` (the kernel
+/// reads its low word only: NARROW_ARGS).
+fn check(asm: &mut Asm, c: &ArgRule, narrow: bool, fail: Label) {
     let lo = OFF_ARGS + 8 * c.index as u32;
     let hi = lo + 4;
     let (vhi, vlo) = ((c.value >> 32) as u32, c.value as u32);
+    if narrow {
+        check_low(asm, c, lo, fail);
+        return;
+    }
     match c.op {
         Op::Eq => {
             asm.load(hi);
@@ -264,6 +300,25 @@ fn check(asm: &mut Asm, c: &ArgRule, fail: Label) {
             asm.load(lo);
             asm.and(mlo);
             asm.jump_unless(JEQ_K, elo, fail);
+        }
+    }
+}
+
+/// [`check`] of a 32-bit argument: its low word against the value's.
+fn check_low(asm: &mut Asm, c: &ArgRule, lo: u32, fail: Label) {
+    let v = c.value as u32;
+    asm.load(lo);
+    match c.op {
+        Op::Eq => asm.jump_unless(JEQ_K, v, fail),
+        Op::Ne => asm.jump_if(JEQ_K, v, fail),
+        Op::Gt => asm.jump_unless(JGT_K, v, fail),
+        Op::Ge => asm.jump_unless(JGE_K, v, fail),
+        // a < v is not a >= v; a <= v is not a > v.
+        Op::Lt => asm.jump_if(JGE_K, v, fail),
+        Op::Le => asm.jump_if(JGT_K, v, fail),
+        Op::MaskedEq => {
+            asm.and(c.value as u32);
+            asm.jump_unless(JEQ_K, c.value_two as u32, fail);
         }
     }
 }
@@ -366,6 +421,16 @@ mod tests {
     }
 
     #[test]
+    fn narrow_args_are_listed_by_name() {
+        assert_eq!(narrow_args("ioctl"), 0b11);
+        assert_eq!(narrow_args("mmap"), 0);
+        let names: Vec<&str> = NARROW_ARGS.iter().map(|(n, _)| *n).collect();
+        let mut sorted = names.clone();
+        sorted.sort_unstable();
+        assert_eq!(names, sorted, "NARROW_ARGS in name order");
+    }
+
+    #[test]
     fn allow_list_and_default() {
         let none = [0; 6];
         for (p, f) in programs() {
@@ -443,13 +508,18 @@ mod tests {
             assert_eq!(f(&p, "personality", a(0, 0, 0)), ALLOW);
             assert_eq!(f(&p, "personality", a(0xffff_ffff, 0, 0)), ALLOW);
             assert_eq!(f(&p, "personality", a(8, 0, 0)), EPERM);
-            assert_eq!(f(&p, "personality", a(0x1_0000_0000, 0, 0)), EPERM);
+            // personality takes an unsigned int: 0x1_0000_0000 is personality(0) (NARROW_ARGS).
+            assert_eq!(f(&p, "personality", a(0x1_0000_0000, 0, 0)), ALLOW);
+            assert_eq!(f(&p, "personality", a(0x1_0000_0008, 0, 0)), EPERM);
             // clone without namespace flags only.
             assert_eq!(f(&p, "clone", a(0x0100_0011, 0, 0)), ALLOW);
             assert_eq!(f(&p, "clone", a(0x1000_0000 | 17, 0, 0)), EPERM);
             assert_eq!(f(&p, "socket", a(2, 0, 0)), ALLOW);
             assert_eq!(f(&p, "socket", a(40, 0, 0)), EPERM);
-            assert_eq!(f(&p, "socket", a(40 | 1 << 32, 0, 0)), ALLOW);
+            // socket's family is an int: high bits the kernel drops make no other family of AF_VSOCK.
+            assert_eq!(f(&p, "socket", a(40 | 1 << 32, 0, 0)), EPERM);
+            assert_eq!(f(&p, "socket", a(0xffff_ffff_0000_0028, 0, 0)), EPERM);
+            assert_eq!(f(&p, "socket", a(2 | 1 << 32, 0, 0)), ALLOW);
             // Two conditions on one entry: 1 <= arg2 < 2^33.
             assert_eq!(f(&p, "mmap", a(0, 0, 1)), ALLOW);
             assert_eq!(f(&p, "mmap", a(0, 0, 0)), EPERM);
