@@ -688,6 +688,9 @@ for (const who of identities()) {
         "RAW",
         "RUN --mount=type=cache,target=/var/cache/app echo run >> /var/cache/app/log && wc -l < /var/cache/app/log > /runs",
         "RUN --mount=type=bind,source=src,target=/src --mount=type=tmpfs,target=/scratch cp /src/data.txt /copied && touch /scratch/x && ! touch /src/new",
+        // A cache mount's mode is the one asked, not less the umask: how a non-root USER writes there (was 0755).
+        // (A single-id user's containers have no uid but root.)
+        ...(who.name === "single" ? [] : ["USER nobody", "RUN --mount=type=cache,target=/shared,mode=0777,id=open-cache touch /shared/by-nobody", "USER root"]),
         "",
       ].join("\n");
       writeFileSync(join(ctx, "Dockerfile"), dockerfile);

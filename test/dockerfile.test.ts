@@ -102,11 +102,35 @@ describe("Dockerfile syntax", () => {
     assert.deepEqual(splitWords("${UNSET:-$SET} ${UNSET:-${SET}x} ${SET:+<${SET}>} ${UNSET:-${EMPTY:-${SET:+deep}}}y ${UNSET:-a\\}b}", vars), ["val", "valx", "<val>", "deepy", "a}b"]);
     assert.equal(expandWord("${UNSET:-${SET}/data}", vars), "val/data");
     assert.throws(() => splitWords("${UNSET:-${SET}", vars, "\\", 3), /line 3: missing '}'/);
-    assert.throws(() => splitWords("${SET#x}", vars, "\\", 4), /line 4: bad substitution \$\{SET#x\}/);
+    assert.throws(() => splitWords("${SET^^}", vars, "\\", 4), /line 4: bad substitution \$\{SET\^\^\}/);
     // Without the colon only an unset variable takes the word; ? refuses one.
     assert.deepEqual(splitWords("${EMPTY-d}. ${UNSET-d} ${EMPTY+a}. ${UNSET+a}. ${SET:?must} ${EMPTY?must}.", vars), [".", "d", "a.", ".", "val", "."]);
     assert.throws(() => splitWords("${EMPTY:?must be set}", vars, "\\", 6), /line 6: EMPTY: must be set/);
     assert.throws(() => splitWords("${UNSET?}", vars, "\\", 7), /line 7: UNSET: is not allowed to be unset/);
+  });
+
+  it("trims and replaces by shell patterns as Dockerfile 1.7 does: ${V#p} ${V##p} ${V%p} ${V%%p} ${V/p/r} ${V//p/r}", () => {
+    const vars = new Map([["V", "v1.2.3"], ["P", "linux/arm64/v8"], ["F", "/home/tux/book.tar.bz2"], ["STAR", "*"]]);
+    const cases: [string, string][] = [
+      ["${V#v}", "1.2.3"],
+      ["${V#x}", "v1.2.3"],
+      ["${F#*/}", "home/tux/book.tar.bz2"],
+      ["${F##*/}", "book.tar.bz2"],
+      ["${F%.*}", "/home/tux/book.tar"],
+      ["${F%%.*}", "/home/tux/book"],
+      ["${F%%[.]*}", "/home/tux/book"],
+      ["${F##*[!a-z]}", ""],
+      ["${P/\\//-}", "linux-arm64/v8"],
+      ["${P//\\//-}", "linux-arm64-v8"],
+      ["${V//./}", "v123"],
+      ["${V/?/x}", "x1.2.3"],
+      ["${V#$STAR}", "v1.2.3"],
+      ["${V##$STAR}", ""],
+      ["${UNSET#x}", ""],
+      ["${V/\\./:}", "v1:2.3"],
+    ];
+    for (const [word, want] of cases) assert.equal(expandWord(word, vars), want, word);
+    assert.throws(() => splitWords("${V#x", vars, "\\", 8), /line 8: missing '}'/);
   });
 
   it("reads KEY=VALUE pairs with the values before the instruction, and ENV's old form", () => {

@@ -281,6 +281,7 @@ function expand(text: string, i: number, vars: ReadonlyMap<string, string>, emit
     emit(vars.get(name) ?? "");
     return j;
   }
+  if (name !== undefined && (text[j] === "#" || text[j] === "%" || text[j] === "/")) return trimOrReplace(text, i, j, name, vars, emit, line, escape);
   // `:-` `:+` `:?` treat an empty value as unset; `-` `+` `?` only an unset one (BuildKit's lexer).
   const colon = text[j] === ":";
   const op = text[colon ? j + 1 : j];
@@ -302,6 +303,87 @@ function expand(text: string, i: number, vars: ReadonlyMap<string, string>, emit
   if (op === "?" && !set) throw new BuildError(`dockerfile parse error on line ${line}: ${name}: ${word || "is not allowed to be unset"}`);
   emit(op === "-" ? (set ? value! : word) : op === "+" ? (set ? word : "") : (value ?? ""));
   return j;
+}
+
+/**
+ * Dockerfile 1.7's `${VAR#pattern}` `${VAR##pattern}` (the shortest / longest prefix matching the shell pattern
+ * removed), `${VAR%pattern}` `${VAR%%pattern}` (suffix), `${VAR/pattern/text}` (the first match replaced)
+ * `${VAR//pattern/text}` (every match), from text[j] (the operator) on; returns the index of the closing `}`.
+ * Patterns are the shell's: `*`, `?`, `[…]`, the escape character quoting the next one; their `$VAR`s expanded.
+ */
+function trimOrReplace(text: string, i: number, j: number, name: string, vars: ReadonlyMap<string, string>, emit: (s: string) => void, line: number, escape: string): number {
+  const op = text[j] === text[j + 1] ? text.slice(j, j + 2) : text[j]!;
+  const pieces: { pattern: string; replacement: string } = { pattern: "", replacement: "" };
+  let part: "pattern" | "replacement" = "pattern";
+  // The pattern as a regular expression's source (escaped characters literal), the replacement as text.
+  let k = j + op.length;
+  for (; k < text.length && text[k] !== "}"; k++) {
+    const c = text[k]!;
+    const close = c === "[" && part === "pattern" ? text.indexOf("]", k + 2) : -1;
+    if (c === "/" && part === "pattern" && op.startsWith("/")) part = "replacement";
+    else if (close > 0 && close < text.indexOf("}", k)) {
+      pieces.pattern += globSource(text.slice(k, close + 1));
+      k = close;
+    } else if (c === escape && k + 1 < text.length) pieces[part] += part === "pattern" ? regexLiteral(text[++k]!) : text[++k];
+    else if (c === "$") k = expand(text, k, vars, (s) => (pieces[part] += part === "pattern" ? globSource(s) : s), line, escape);
+    else pieces[part] += part === "pattern" ? globSource(c) : c;
+  }
+  if (k >= text.length) throw new BuildError(`dockerfile parse error on line ${line}: missing '}' in: ${text}`);
+  const value = vars.get(name) ?? "";
+  const whole = (source: string) => new RegExp(`^(?:${source})$`, "s");
+  let result = value;
+  if (op === "#" || op === "##") {
+    const matches = whole(pieces.pattern);
+    const ends = [...Array(value.length + 1).keys()];
+    const end = (op === "#" ? ends : ends.reverse()).find((n) => matches.test(value.slice(0, n)));
+    if (end !== undefined) result = value.slice(end);
+  } else if (op === "%" || op === "%%") {
+    const matches = whole(pieces.pattern);
+    const starts = [...Array(value.length + 1).keys()];
+    const start = (op === "%%" ? starts : starts.reverse()).find((n) => matches.test(value.slice(n)));
+    if (start !== undefined) result = value.slice(0, start);
+  } else if (pieces.pattern !== "") {
+    // The longest match at the leftmost place it matches (the shell's), then on after it for `//`.
+    const matches = whole(pieces.pattern);
+    result = "";
+    let at = 0;
+    let replaced = false;
+    while (at <= value.length) {
+      const end = replaced && op === "/" ? undefined : [...Array(value.length - at + 1).keys()].reverse().map((n) => at + n).find((e) => e > at && matches.test(value.slice(at, e)));
+      if (end === undefined) {
+        if (at < value.length) result += value[at];
+        at++;
+        continue;
+      }
+      result += pieces.replacement;
+      replaced = true;
+      at = end;
+    }
+  }
+  emit(result);
+  return k;
+}
+
+/** A character of a pattern as a regular expression matches it literally. */
+function regexLiteral(c: string): string {
+  return c.replace(/[.*+?^${}()|[\]\\/-]/g, "\\$&");
+}
+
+/** Pattern text (unquoted) as a regular expression: the shell's `*`, `?` and `[…]` (`[!…]` negated). */
+function globSource(text: string): string {
+  let out = "";
+  for (let n = 0; n < text.length; n++) {
+    const c = text[n]!;
+    const close = c === "[" ? text.indexOf("]", n + 2) : -1;
+    if (c === "*") out += "[\\s\\S]*";
+    else if (c === "?") out += "[\\s\\S]";
+    else if (close > 0) {
+      const inside = text.slice(n + 1, close);
+      out += `[${inside.startsWith("!") ? `^${inside.slice(1)}` : inside}]`.replace(/\\/g, "\\\\");
+      n = close;
+    } else out += regexLiteral(c);
+  }
+  return out;
 }
 
 /**

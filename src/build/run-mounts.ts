@@ -7,7 +7,7 @@
  * `--ssh`) and binds of another stage are refused by name.
  */
 import { createHash } from "node:crypto";
-import { mkdirSync } from "node:fs";
+import { chmodSync, mkdirSync } from "node:fs";
 import { join, posix } from "node:path";
 import type { MountOption } from "../spec/run-options.js";
 import { BuildError } from "./build-error.js";
@@ -62,7 +62,9 @@ export function runMounts(values: string[], context: BuildContext, dataDir: stri
           const v = fields.get(key);
           if (v !== undefined && v !== "0") throw bad(`${key}=${v}: tsbox build's cache directories belong to the container's root`);
         }
-        mkdirSync(dir, { recursive: true, mode: mode !== undefined ? parseInt(mode, 8) : 0o755 });
+        mkdirSync(dir, { recursive: true, mode: 0o755 });
+        // Exactly the mode asked (BuildKit's), not less the umask: mode=0777 is how a non-root USER writes there.
+        if (mode !== undefined) chmodSync(dir, parseInt(mode, 8));
         out.mounts.push({ type: "bind", source: dir, target: at, readonly: flag("readonly") || flag("ro") });
         break;
       }
