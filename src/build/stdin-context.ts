@@ -10,7 +10,6 @@
 import { lstatSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, posix } from "node:path";
-import { Readable } from "node:stream";
 import { UsageError } from "../errors.js";
 import { archiveCompression, decompress, layerLimits, limitExpansion } from "../image/compression.js";
 import { readTar } from "../image/tar.js";
@@ -30,22 +29,45 @@ function isTar(data: Buffer): boolean {
   return data.length >= 512 && data.toString("latin1", 257, 262) === "ustar";
 }
 
-/** `input` is all of stdin; `file` the `-f` given, if any. */
-export async function stdinBuild(input: Buffer, file: string | undefined): Promise<StdinBuild> {
-  const compression = archiveCompression(input);
-  // A compressed archive is unpacked as it inflates, within the layers' limits (a bomb stops there).
+/**
+ * `input` is stdin, read as it comes: an archive is unpacked as it streams (a context of any size, as docker's;
+ * it was held whole in memory first, and over 4 GiB failed with Node's own error), a Dockerfile read whole.
+ * `file` is the `-f` given, if any.
+ */
+export async function stdinBuild(input: AsyncIterable<Buffer>, file: string | undefined): Promise<StdinBuild> {
+  // Enough of the head to tell a tar (its magic at byte 257) or a compression from a Dockerfile.
+  const it = input[Symbol.asyncIterator]();
+  const held: Buffer[] = [];
+  let length = 0;
+  let ended = false;
+  while (length < 512 && !ended) {
+    const r = await it.next();
+    if (r.done) ended = true;
+    else (held.push(Buffer.from(r.value)), (length += r.value.length));
+  }
+  const head = Buffer.concat(held);
+  let read = head.length;
+  const whole = (async function* () {
+    yield head;
+    if (!ended) for (let r = await it.next(); !r.done; r = await it.next()) (read += r.value.length), yield Buffer.from(r.value);
+  })();
+  const compression = archiveCompression(head);
+  // A compressed archive is unpacked as it inflates, within the layers' limits (a bomb stops there; its ratio is
+  // taken against the compressed bytes read so far).
   const archive: AsyncIterable<Buffer> | undefined =
     compression !== "none"
-      ? limitExpansion(decompress(compression, Readable.from([input])), "the context on stdin", input.length, layerLimits())
-      : isTar(input)
-        ? Readable.from([input])
+      ? limitExpansion(decompress(compression, whole), "the context on stdin", () => read, layerLimits())
+      : isTar(head)
+        ? whole
         : undefined;
   const context = mkdtempSync(join(tmpdir(), "tsbox-build-stdin-"));
   const cleanup = () => rmSync(context, { recursive: true, force: true });
   try {
     if (archive === undefined) {
       if (file !== undefined && file !== "-") throw new UsageError("with a Dockerfile on stdin (- as the context) there is no -f");
-      return { context, dockerfileText: input.toString("utf8"), cleanup };
+      const text: Buffer[] = [];
+      for await (const chunk of whole) text.push(chunk);
+      return { context, dockerfileText: Buffer.concat(text).toString("utf8"), cleanup };
     }
     if (file === "-") throw new UsageError("stdin holds the context (a tar archive): -f names the Dockerfile in it, not -");
     try {

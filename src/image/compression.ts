@@ -268,15 +268,17 @@ export function layerLimits(env: NodeJS.ProcessEnv = process.env): LayerLimits {
 /**
  * Passes `source` through, counting its (decompressed) bytes, and fails with
  * a LayerError as soon as they pass the limits: nothing beyond them is
- * written. `compressedSize` undefined: the ratio is not checked (stdin).
+ * written. `compressedSize` undefined: the ratio is not checked; a function: the compressed bytes read so far (a stream).
  */
-export async function* limitExpansion(source: AsyncIterable<Buffer>, what: string, compressedSize: number | undefined, limits: LayerLimits): AsyncGenerator<Buffer> {
+export async function* limitExpansion(source: AsyncIterable<Buffer>, what: string, compressedSize: number | (() => number) | undefined, limits: LayerLimits): AsyncGenerator<Buffer> {
   let total = 0;
   for await (const chunk of source) {
     total += chunk.length;
     if (total > limits.maxBytes) throw new LayerError(`${what} unpacks to more than ${formatBytes(limits.maxBytes)} (TSBOX_MAX_LAYER_SIZE)`);
-    if (compressedSize !== undefined && total > limits.ratioFloor && total > limits.maxRatio * Math.max(compressedSize, 1)) {
-      throw new LayerError(`${what} decompresses more than ${limits.maxRatio} times its size (TSBOX_MAX_LAYER_RATIO): ${compressedSize} bytes to over ${total}`);
+    // (a function: a stream's compressed bytes read so far)
+    const size = typeof compressedSize === "function" ? compressedSize() : compressedSize;
+    if (size !== undefined && total > limits.ratioFloor && total > limits.maxRatio * Math.max(size, 1)) {
+      throw new LayerError(`${what} decompresses more than ${limits.maxRatio} times its size (TSBOX_MAX_LAYER_RATIO): ${size} bytes to over ${total}`);
     }
     yield chunk;
   }

@@ -81,7 +81,7 @@ export async function buildCommand(args: string[], ctx: CliContext): Promise<num
     if (!platformMatches(parsePlatform(platform), rt.imageStore.platform)) throw new UsageError(`tsbox build makes images for ${formatPlatform(rt.imageStore.platform)} (this runtime's platform), not ${platform}`);
   }
   // `-`: stdin is the context as a tar archive, or a Dockerfile and no context (an empty directory stands for it).
-  const fromStdin = path === "-" ? await (await import("../../build/stdin-context.js")).stdinBuild(await readStdin(), file) : undefined;
+  const fromStdin = path === "-" ? await (await import("../../build/stdin-context.js")).stdinBuild(process.stdin, file) : undefined;
   const dockerfileFromStdin = !fromStdin && file === "-" ? (await readStdin()).toString("utf8") : undefined;
   // -q: the running step's output is kept, and shown when the build fails (docker's error has the step's log).
   let stepOutput = "";
