@@ -524,6 +524,22 @@ for (const who of identities()) {
       await cli(["rmi", "hist-esc:1"]);
     });
 
+    it("MAINTAINER is the base image's or the earlier stage's until a stage's own; --iidfile into no directory is refused before the build", async () => {
+      const ctx = context(who, "author", { Dockerfile: "FROM busybox\nMAINTAINER bob\nCMD [\"x\"]\n" });
+      assert.equal((await build(["-q", "-t", "author:base", ctx])).code, 0);
+      const child = context(who, "author-child", { Dockerfile: "FROM author:base AS a\nRUN true\nFROM a AS mid\nRUN echo other\nFROM a\nMAINTAINER eve\n" });
+      assert.equal((await build(["-q", "--no-cache", "--target", "mid", "-t", "author:child", child])).code, 0);
+      assert.equal((await build(["-q", "--no-cache", "-t", "author:own", child])).code, 0);
+      const authors = await Promise.all(["author:base", "author:child", "author:own"].map(async (i) => (await cli(["inspect", "-f", "{{.Author}}", i])).stdout.trim()));
+      // Before: the child images had none (a step image from the cache could have had bob).
+      assert.deepEqual(authors, ["bob", "bob", "eve"]);
+      const lost = await build(["-q", "--iidfile", join(who.scratch, "no-such-dir", "iid"), ctx]);
+      assert.equal(lost.code, 125, lost.stderr);
+      assert.match(lost.stderr, /^tsbox: --iidfile \S+: no such directory \S+no-such-dir$/m);
+      assert.doesNotMatch(lost.stderr, /\[1\/\d\]/, "refused before any step");
+      await cli(["rmi", "author:base", "author:child", "author:own"]);
+    });
+
     it("ADD of a local tar with an entry outside its root fails the step with one line, writing nothing outside", async () => {
       const tar = new TarWriter();
       tar.add({ path: "../../../../escaped-by-add", type: "file", mode: 0o644, uid: 0, gid: 0, mtime: 0, data: Buffer.from("x\n") });
@@ -907,6 +923,8 @@ for (const who of identities()) {
         ["FROM busybox\nHEALTHCHECK --interval=0.5ms CMD true\n", /line 2: HEALTHCHECK --interval=0\.5ms: Interval "interval" cannot be less than 1ms/],
         ["FROM busybox\nEXPOSE 8002-8000\n", /line 2: invalid port "8002-8000" in EXPOSE/],
         ["FROM 127.0.0.1:1/nothing:1\n", /line 1: unable to find image 127\.0\.0\.1:1\/nothing:1 locally/],
+        // A stage naming itself is BuildKit's circular dependency (before: the name was pulled as an image).
+        ["FROM busybox AS one\nFROM one AS two\nCOPY --from=two /etc/hostname /x\n", /^tsbox: circular dependency detected on stage: two$/m],
         // The cause, not fetch's bare "fetch failed".
         [`FROM busybox\nADD http://127.0.0.1:${closedPort}/x /x\n`, /^tsbox: line 2: ADD http:\/\/127\.0\.0\.1:\d+\/x: fetch failed: ECONNREFUSED$/m],
         [`FROM busybox\nRUN true\n${"\0".repeat(5000)}\n`, /^tsbox: dockerfile parse error on line 3: unknown instruction: (\\x00){40}… \(5000 characters\)$/m],

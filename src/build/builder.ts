@@ -305,6 +305,8 @@ class Build {
   private stageRef(ref: string, before: number): number | undefined {
     const byName = this.stages.findIndex((s, j) => j < before && s.name === ref.toLowerCase());
     if (byName >= 0) return byName;
+    // A stage naming itself or a later one (BuildKit's words): else the name was pulled as an image.
+    if (this.stages.some((s, j) => j >= before && s.name === ref.toLowerCase())) throw new BuildError(`circular dependency detected on stage: ${ref.toLowerCase()}`);
     if (/^\d+$/.test(ref)) {
       const n = Number(ref);
       if (n >= before) throw new BuildError(`invalid stage reference ${ref}: a stage can only use earlier stages`);
@@ -352,6 +354,7 @@ class Build {
       if (from.image) stage.image = { ...from.image };
       stage.pending = [...from.pending];
       stage.key = from.key;
+      if (from.author !== undefined) stage.author = from.author;
       // An earlier stage's ONBUILD triggers run as if it had been built into an image first (BuildKit #5490).
       await this.onBuildTriggers(stage, ins);
       return stage;
@@ -366,6 +369,9 @@ class Build {
     const image = await this.baseImage(base, ins);
     stage.image = { manifestDigest: image.manifestDigest, configDigest: image.configDigest };
     stage.config = structuredClone((image.config.config ?? {}) as StageConfig);
+    // The base's MAINTAINER stays the image's until one of this stage's own (BuildKit copies the base's config).
+    const author = (image.config as { author?: string }).author;
+    if (author) stage.author = author;
     stage.key = chainKey("", `FROM ${image.manifestDigest}`);
     await this.onBuildTriggers(stage, ins);
     return stage;
@@ -394,7 +400,9 @@ class Build {
         await this.rt.pull(ref, this.options.signal ? { signal: this.options.signal } : {});
       } catch (err) {
         if (err instanceof Error && err.name === "AbortError") throw err;
-        throw new BuildError(`line ${ins.line}: unable to find image ${ref} locally, and pulling it failed: ${errorMessage(err)}`, err);
+        // (--pull looks for no local copy: "unable to find" would say the image is not here)
+        const why = this.options.pull ? `--pull: pulling ${ref} failed` : `unable to find image ${ref} locally, and pulling it failed`;
+        throw new BuildError(`line ${ins.line}: ${why}: ${errorMessage(err)}`, err);
       }
       image = await store.getImage(ref);
     }

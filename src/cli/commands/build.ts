@@ -1,5 +1,5 @@
-import { writeFileSync } from "node:fs";
-import { resolve } from "node:path";
+import { existsSync, writeFileSync } from "node:fs";
+import { dirname, resolve } from "node:path";
 import { UsageError } from "../../errors.js";
 import { defaultDataDir } from "../../paths.js";
 import { Runtime } from "../../runtime.js";
@@ -80,6 +80,9 @@ export async function buildCommand(args: string[], ctx: CliContext): Promise<num
     const { formatPlatform, parsePlatform, platformMatches } = await import("../../image/platform.js");
     if (!platformMatches(parsePlatform(platform), rt.imageStore.platform)) throw new UsageError(`tsbox build makes images for ${formatPlatform(rt.imageStore.platform)} (this runtime's platform), not ${platform}`);
   }
+  // --iidfile's directory, checked before the build rather than after it (a typo lost the whole build's id).
+  const iidDir = lastValue(flags, "iidfile") !== undefined ? dirname(resolve(lastValue(flags, "iidfile")!)) : undefined;
+  if (iidDir !== undefined && !existsSync(iidDir)) throw new UsageError(`--iidfile ${lastValue(flags, "iidfile")}: no such directory ${iidDir}`);
   // `-`: stdin is the context as a tar archive, or a Dockerfile and no context (an empty directory stands for it).
   const fromStdin = path === "-" ? await (await import("../../build/stdin-context.js")).stdinBuild(process.stdin, file) : undefined;
   const dockerfileFromStdin = !fromStdin && file === "-" ? (await readStdin()).toString("utf8") : undefined;
