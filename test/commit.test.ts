@@ -271,6 +271,16 @@ for (const who of identities()) {
       await cli(["rmi", "hc:3", "hc:2", "hc:1"]);
     });
 
+    it("commit refuses a container's own file named like a whiteout, which the image would read as a deletion", async () => {
+      await cli(["run", "--name", "wh", "busybox", "sh", "-c", "touch /etc/.wh.group /etc/.wh..wh..opq"]);
+      const r = await tsbox(who, ["commit", "wh", "wh:1"]);
+      // Before: the image had no /etc/group and an /etc emptied of all but the container's own changes.
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(r.stderr, /^tsbox: \/etc\/\.wh\.(group|\.wh\.\.opq) has a name image layers read as a whiteout \(it would delete (\/etc\/group|what is below \/etc) from the image\): rename or remove it first\n$/);
+      assert.equal((await cli(["images", "-q", "wh:1"])).stdout, "", "no image");
+      await cli(["rm", "wh"]);
+    });
+
     it("rmi of an image a run is creating its container from is refused: the run claims it before it checks the image under the index lock", async () => {
       const image = `claimed-${who.name}:1`;
       await cli(["run", "--name", "claim-base", "busybox", "sh", "-c", "echo x > /x"]);

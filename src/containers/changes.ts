@@ -9,6 +9,8 @@
  * pax records, as docker's and buildah's layers have them.
  */
 import type { Writable } from "node:stream";
+import { ContainerError } from "../errors.js";
+import { OPAQUE_MARKER, WHITEOUT_PREFIX } from "../image/layer-paths.js";
 import { LayerView } from "../image/layer-view.js";
 import { type CopyRecord, readRecords, recordToTar } from "./copy-records.js";
 import { type ContainerFiles, recordsToTar } from "./copy.js";
@@ -51,6 +53,11 @@ export async function upperAsLayer(files: ContainerFiles, out: Writable, select:
   await recordsToTar(files.upperRecords(true), out, (current, body) =>
     select(current).flatMap((r) => {
       const slash = r.path.lastIndexOf("/");
+      // A file of the container's own with a whiteout's name would be one in the image: refused, not written (a
+      // container's `touch /etc/.wh..wh..opq` emptied the committed image's /etc; `diff` lists it as added).
+      if (r.type !== "whiteout" && r.path.slice(slash + 1).startsWith(WHITEOUT_PREFIX)) {
+        throw new ContainerError(`/${r.path} has a name image layers read as a whiteout (it would delete ${r.path.endsWith(OPAQUE_MARKER) ? `what is below /${r.path.slice(0, slash)}` : `/${r.path.slice(0, slash + 1)}${r.path.slice(slash + 1 + WHITEOUT_PREFIX.length)}`} from the image): rename or remove it first`);
+      }
       if (r.type === "whiteout") return [marker(r, `${r.path.slice(0, slash + 1)}.wh.${r.path.slice(slash + 1)}`)];
       const entry = recordToTar(r, r === current ? body : empty);
       return r.type === "dir" && r.opaque ? [entry, marker(r, `${r.path}/.wh..wh..opq`)] : [entry];
