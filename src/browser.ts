@@ -16,3 +16,5 @@ export type { RunOptions } from "./spec/run-options.js";
 export type { BootPhase, BrowserImageSummary as ImageSummary, GuestStats as ContainerStats, ProgressEvent, WarmUp } from "./backends/vm/browser/protocol.js";
 export type { Signal, SignalName } from "./signals.js";
 export { TsboxError, SpecError, UsageError, ImageError, LayerError, ContainerError, OutputLimitError, type TsboxErrorCode } from "./errors.js";
+// The predicates Node's API exports (src/index.ts), so a page's error handling is Node's too.
+export { hasReason, isImageNotFound, isTsboxError, type ContainerErrorReason } from "./errors.js";

@@ -61,6 +61,28 @@ it("every exported error class keeps its name through an app's minifier (which r
   }
 });
 
+it("a page's errors are Node's: an ImageError's notFound crosses from the Worker, and tsbox/browser exports the same predicates", async () => {
+  const { reviveError } = await import("../src/backends/vm/browser/revive-error.js");
+  const node = await import("../src/index.js");
+  const page = await import("../src/browser.js");
+  for (const name of ["isImageNotFound", "isTsboxError", "hasReason"] as const) assert.equal(typeof page[name], "function", name);
+  // Before: notFound was lost on the way, so isImageNotFound said false in a page for a missing image.
+  const missing = reviveError({ message: "unable to find image nothing:1", code: "image", exitCode: 125, name: "ImageError", notFound: true });
+  assert.ok(missing instanceof node.ImageError);
+  assert.deepEqual([page.isImageNotFound(missing), node.isImageNotFound(missing)], [true, true]);
+  assert.equal(page.isImageNotFound(reviveError({ message: "bad layer", code: "image", name: "ImageError" })), false);
+});
+
+it("a page's machine config and warmUp are checked where they are given, not in the emulator", async () => {
+  const { checkMachineConfig, DEFAULT_CONFIG } = await import("../src/backends/vm/core/machine-config.js");
+  const { Runtime } = await import("../src/browser.js");
+  assert.deepEqual(checkMachineConfig({ ...DEFAULT_CONFIG }), DEFAULT_CONFIG);
+  // 64 MiB: an uncaught "offset is out of bounds" in the page, then "the emulator did not load within 30 s".
+  assert.throws(() => new Runtime({ config: { ...DEFAULT_CONFIG, memoryMb: 64 } }), { name: "UsageError", message: /^config\.memoryMb: expected a whole number of MiB from 128 .* got number 64$/ });
+  assert.throws(() => new Runtime({ config: { memoryMb: 256 } as never }), { message: "config.cmdline: expected the kernel command line as a string, got undefined" });
+  assert.throws(() => new Runtime({ warmUp: "nope" as never }), { message: 'warmUp: expected "before-ready", "after-ready" or "off", got the string "nope"' });
+});
+
 function oneLine(r: CliResult, code: number, pattern: RegExp): void {
   assert.equal(r.code, code, `exit code; stderr: ${r.stderr}`);
   const lines = r.stderr.trim().split("\n");

@@ -27,7 +27,7 @@ const refused = (options: unknown, message: string) =>
 test("a refused value is named by its kind, a class's instance by its class", () => {
   assert.deepEqual(
     [null, [1], "x", 5, undefined, () => 1, {}, Object.create(null), new AbortController().signal, new Map(), Buffer.from("x")].map(describeValue),
-    ["null", "an array", 'the string "x"', "number 5", "undefined undefined", "a function", "an object", "an object", "an AbortSignal", "a Map", "a Buffer"],
+    ["null", "an array", 'the string "x"', "number 5", "undefined", "a function", "an object", "an object", "an AbortSignal", "a Map", "a Buffer"],
   );
   // stop()'s `signal` is the one to send: an AbortSignal there (every other verb's `signal`) says what it got.
   assert.throws(() => checkOptions("stop", { signal: new AbortController().signal }, { signal: "stringOrNumber" }), {

@@ -240,7 +240,7 @@ function badMember(where: string, kind: Kind, value: unknown): string | undefine
  * its class, so `stop({ signal: controller.signal })` says what it got).
  */
 export function describeValue(v: unknown): string {
-  if (v === null) return "null";
+  if (v === null || v === undefined) return String(v);
   if (Array.isArray(v)) return "an array";
   if (typeof v === "string") return `the string ${JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}…` : v)}`;
   if (typeof v === "function") return "a function";

@@ -37,6 +37,8 @@ const TCSANOW: c_int = 0;
 const TIOCEXCL: c_ulong = 0x540C;
 /// _IOW('R', 0x03, int[2])
 const RNDADDENTROPY: c_ulong = 0x4008_5203;
+/// _IO('R', 0x07): the CRNG takes its next key from the pool now (CAP_SYS_ADMIN).
+const RNDRESEEDCRNG: c_ulong = 0x5207;
 const WNOHANG: c_int = 1;
 const CLOCK_REALTIME: c_int = 0;
 
@@ -101,15 +103,20 @@ pub fn set_clock_ms(ms: u64) -> Result<(), Errno> {
     Errno::check(unsafe { clock_settime(CLOCK_REALTIME, &ts) }).map(drop)
 }
 
-/// Mixes `seed` into the kernel's pool and credits it: a guest restored from
-/// a snapshot would otherwise repeat the RNG state every run started from it.
+/// Mixes `seed` into the kernel's pool, credits it and reseeds the CRNG from
+/// it: a guest restored from a snapshot would otherwise repeat the RNG state
+/// every run started from it. The reseed matters: an initialised CRNG takes a
+/// new key from the pool only on its own timer (up to 60 s on 6.1), so without
+/// it every page restoring the served snapshot read the same first bytes of
+/// /dev/urandom (a sweep, stop 64: three fresh browsers, one sequence).
 pub fn add_entropy(seed: &[u8]) -> Result<(), Errno> {
     let fd = open_path(Path::new("/dev/urandom"), O_RDWR | O_CLOEXEC)?;
     let mut req: Vec<u8> = Vec::with_capacity(8 + seed.len());
     req.extend_from_slice(&((seed.len() * 8) as c_int).to_ne_bytes());
     req.extend_from_slice(&(seed.len() as c_int).to_ne_bytes());
     req.extend_from_slice(seed);
-    let r = Errno::check(unsafe { ioctl(fd, RNDADDENTROPY, req.as_ptr()) });
+    let r = Errno::check(unsafe { ioctl(fd, RNDADDENTROPY, req.as_ptr()) })
+        .and_then(|_| Errno::check(unsafe { ioctl(fd, RNDRESEEDCRNG, std::ptr::null::<u8>()) }));
     container::sys::fd::close(fd);
     r.map(drop)
 }

@@ -41,7 +41,7 @@ export class ImageRoots {
       await this.importing;
       image = await this.store.getImage(name);
     }
-    if (!image) throw new ImageError(`unable to find image ${familiarName(parseReference(input))}: load it first (Runtime.load with a docker save archive)`);
+    if (!image) throw new ImageError(`unable to find image ${familiarName(parseReference(input))}: load it first (Runtime.load with a docker save archive)`, undefined, true);
     return image;
   }
 

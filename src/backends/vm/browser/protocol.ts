@@ -145,6 +145,8 @@ export interface WorkerFailure {
   name?: string;
   /** A ContainerError's reason. */
   reason?: string;
+  /** An ImageError's notFound (docker's "No such image"). */
+  notFound?: boolean;
 }
 
 export type WorkerMessage =

@@ -1,6 +1,6 @@
 /**
  * Errors cross from the Worker as plain data (message, code, exit code,
- * class name, a ContainerError's reason); the page turns them back into the classes Node's API
+ * class name, a ContainerError's reason, an ImageError's notFound); the page turns them back into the classes Node's API
  * throws, so `instanceof ContainerError` and `err.exitCode` hold in both.
  */
 import { ContainerError, ImageError, LayerError, SpecError, TsboxError, type TsboxErrorCode, UsageError } from "../../../errors.js";
@@ -15,6 +15,7 @@ export function reviveError(f: WorkerFailure): TsboxError {
     Object.setPrototypeOf(err, cls.prototype);
     // The reason given where it was thrown, in the Worker (none otherwise, as a ContainerError made here).
     if (cls === ContainerError) Object.defineProperty(err, "reason", { value: f.reason, enumerable: true });
+    if (cls === ImageError) Object.defineProperty(err, "notFound", { value: f.notFound === true, enumerable: true });
   }
   return err;
 }

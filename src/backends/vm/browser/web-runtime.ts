@@ -14,7 +14,7 @@ import { checkContainerName, nameInUse } from "../../../containers/names.js";
 import { ContainerError, noSuchContainer, removeRunningRefusal, TsboxError, UsageError } from "../../../errors.js";
 import { hex } from "../core/bytes.js";
 import { GUEST_STOPPED_EXIT } from "../core/guest-spec.js";
-import type { MachineConfig } from "../core/guest-machine.js";
+import { checkMachineConfig, type MachineConfig } from "../core/machine-config.js";
 import type { PullEvent } from "../../../image/registry/pull-image.js";
 import type { RunOptions } from "../../../spec/run-options.js";
 import { checkPageOptions, checkRunOptionTypes, describeValue } from "../../../spec/run-options-check.js";
@@ -141,6 +141,10 @@ export class Runtime {
     if (options.backend !== undefined && options.backend !== "vm" && options.backend !== "auto") {
       throw new UsageError(`backend "${String(options.backend)}" is not available in a browser: only the vm backend runs there`);
     }
+    if (options.warmUp !== undefined && options.warmUp !== "before-ready" && options.warmUp !== "after-ready" && options.warmUp !== "off") {
+      throw new UsageError(`warmUp: expected "before-ready", "after-ready" or "off", got ${describeValue(options.warmUp)}`);
+    }
+    if (options.config !== undefined) checkMachineConfig(options.config);
     if (options.standby) this.standby = runRequest(options.standby);
   }
 

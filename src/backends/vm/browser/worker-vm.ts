@@ -609,7 +609,7 @@ export class WorkerVm {
         return (await pullImage(this.store, a[0] as string, progress)) as Calls[M][1];
       case "removeImage": {
         const name = canonicalName(parseReference(a[0] as string));
-        if (!(await this.store.getImage(name))) throw new ImageError(`no such image: ${a[0]}`);
+        if (!(await this.store.getImage(name))) throw new ImageError(`no such image: ${a[0]}`, undefined, true);
         await this.store.deleteImage(name);
         return undefined as Calls[M][1];
       }

@@ -59,12 +59,13 @@ scope.onmessage = ({ data: msg }) => {
 };
 
 function failure(err: unknown): WorkerFailure {
-  const e = err as { message?: unknown; code?: unknown; exitCode?: unknown; name?: unknown; reason?: unknown };
+  const e = err as { message?: unknown; code?: unknown; exitCode?: unknown; name?: unknown; reason?: unknown; notFound?: unknown };
   return {
     message: typeof e?.message === "string" ? e.message : String(err),
     ...(typeof e?.code === "string" ? { code: e.code } : {}),
     ...(typeof e?.exitCode === "number" ? { exitCode: e.exitCode } : {}),
     ...(typeof e?.name === "string" ? { name: e.name } : {}),
     ...(typeof e?.reason === "string" ? { reason: e.reason } : {}),
+    ...(e?.notFound === true ? { notFound: true } : {}),
   };
 }

@@ -8,20 +8,10 @@
 import { TsboxError } from "../../../errors.js";
 import type { AgentProtocol, ConsoleTransport, LinkNumbering } from "./agent-protocol.js";
 import type { P9Server, P9State } from "./p9/server.js";
+import type { MachineConfig } from "./machine-config.js";
 import { RestoreHooks } from "./v86-memory.js";
 
-export interface MachineConfig {
-  /** Guest RAM in MiB; at least 128 (the initrd is placed at 64 MiB). */
-  memoryMb: number;
-  /** Kernel command line. */
-  cmdline: string;
-}
-
-export const DEFAULT_CONFIG: MachineConfig = {
-  memoryMb: 256,
-  // init_on_free: freed pages are zero, so a saved state is mostly zeros.
-  cmdline: "console=ttyS0 quiet loglevel=3 init_on_free=1 mitigations=off tsc=reliable no_timer_check panic=-1 rdinit=/init",
-};
+export { checkMachineConfig, DEFAULT_CONFIG, type MachineConfig } from "./machine-config.js";
 
 /**
  * The guest has no screen: v86's smallest VGA memory (it rounds anything below up to this),
