@@ -295,6 +295,26 @@ rt.terminate();`;
     assert.match(results[2]!.error ?? "", /Content-Security-Policy does not let the emulator compile WebAssembly: add 'wasm-unsafe-eval' to script-src/);
   });
 
+  it("gives each visitor restored from the served snapshot random numbers of its own (the agent reseeds the CRNG)", async () => {
+    // Before: three fresh windows read the same first 16 bytes of /dev/urandom (the snapshot's CRNG state, which an
+    // initialised kernel rekeys only on its timer), predictable to anyone who downloads the snapshot.
+    const seen: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const visitor = await VmPage.open(browser, server);
+      try {
+        const booted = await visitor.boot({ storage: false, warmUp: "off" });
+        assert.ok(booted.ok, booted.error);
+        assert.equal(booted.events.at(-1)!.start, "snapshot", JSON.stringify(booted.events.at(-1)));
+        const r = await visitor.eval(`return (await (await rt.run({ image: "busybox", remove: true, cmd: ["od", "-An", "-tx1", "-N16", "/dev/urandom"] })).output()).stdout.trim();`);
+        assert.match(r, /^[0-9a-f ]{47}$/, JSON.stringify(r));
+        seen.push(r);
+      } finally {
+        await visitor.close();
+      }
+    }
+    assert.equal(new Set(seen).size, 3, seen.join("\n"));
+  });
+
   it("runs the command as PID 1 of its own PID namespace, with its own hostname and /etc files", async () => {
     const r = await vm.eval(`const c = await rt.run({ image: "busybox", cmd: ["sh", "-c", "echo $$; hostname; ls /proc | grep -c '^[0-9]'; cat /etc/hostname; grep -c localhost /etc/hosts; ls /sys/class/net"], hostname: "in-a-browser" }); return c.output();`);
     assert.equal(r.exitCode, 0, r.stderr);
