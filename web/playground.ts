@@ -245,7 +245,7 @@ $("stop").onclick = act(stop);
 $("clear").onclick = act(async () => {
   await rt.clearStorage();
   await refreshImages("busybox");
-  status("saved images and guest state cleared: the next visit boots from scratch");
+  status("saved images and guest state cleared: the next visit starts as a first one");
 });
 $<HTMLSelectElement>("image").onchange = (e) => (state.selected = (e.target as HTMLSelectElement).value);
 $<HTMLInputElement>("archive").onchange = act(async () => {

@@ -270,7 +270,7 @@ export class Runtime {
     this.forget(id);
   }
 
-  /** Deletes the loaded images and the saved guest state (the next start boots cold). */
+  /** Deletes the loaded images and the saved guest state (the next start restores the served snapshot, as a first visit). */
   async clearStorage(): Promise<void> {
     if (this.booted || this.options.storage === false) return this.call("clearStorage", []);
     const database = this.database() ?? "tsbox";
