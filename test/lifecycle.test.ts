@@ -360,6 +360,30 @@ for (const who of identities()) {
       await ok(who, ["rm", "stubborn", "polite"]);
     });
 
+    it("stop and kill of a container whose monitor never answers (stopped) end it by the monitor's end, not wait for ever", async () => {
+      await ok(who, ["run", "-d", "--name", "wedged", "busybox", "sleep", "1000"]);
+      await ok(who, ["run", "-d", "--name", "wedged-kill", "busybox", "sleep", "1000"]);
+      const monitors = ["wedged", "wedged-kill"].map((n) => state(who, n).monitorPid as number);
+      for (const m of monitors) process.kill(m, "SIGSTOP");
+      try {
+        // Before: stop -t 0 waited for the monitor's reply with no limit (over 10 minutes in a sweep).
+        const stopped = await tsbox(who, ["stop", "-t", "0", "wedged"], { timeoutMs: 60_000 });
+        assert.deepEqual([stopped.code, stopped.stdout], [0, "wedged\n"], stopped.stderr);
+        const killed = await tsbox(who, ["kill", "wedged-kill"], { timeoutMs: 60_000 });
+        assert.deepEqual([killed.code, killed.stdout], [0, "wedged-kill\n"], killed.stderr);
+        for (const n of ["wedged", "wedged-kill"]) assert.equal((await ok(who, ["inspect", "-f", "{{.State.Running}}", n])).stdout, "false\n", n);
+      } finally {
+        for (const m of monitors) {
+          try {
+            process.kill(m, "SIGCONT");
+          } catch {
+            // killed, as it should be
+          }
+        }
+      }
+      await ok(who, ["rm", "-f", "wedged", "wedged-kill"]);
+    });
+
     it("stop of ten containers ignoring SIGTERM signals them all at once (docker's parallelOperation), not eight and then the rest", async () => {
       const names = Array.from({ length: 10 }, (_, i) => `many-stop-${i}`);
       for (const name of names) await ok(who, ["run", "-d", "--name", name, "busybox", "sh", "-c", 'trap "echo got-term" TERM; echo ready; while :; do sleep 0.1; done']);

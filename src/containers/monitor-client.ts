@@ -51,17 +51,22 @@ export async function connectMonitor(bundleDir: string): Promise<Socket | undefi
  * went away before replying: the container ended). A refusal (`ok: false`)
  * throws with the monitor's message.
  */
-export async function monitorRequest(bundleDir: string, request: Record<string, unknown>, signal?: AbortSignal): Promise<MonitorReply | undefined> {
+export async function monitorRequest(bundleDir: string, request: Record<string, unknown>, signal?: AbortSignal, replyWithinMs?: number): Promise<MonitorReply | undefined> {
   const socket = await connectMonitor(bundleDir);
   if (!socket) return undefined;
   // Aborted (a library's wait({ signal })): the connection goes, and with it the wait for the reply.
   const abort = () => socket.destroy();
   if (signal?.aborted) abort();
   signal?.addEventListener("abort", abort, { once: true });
+  // A monitor that accepted but never answers (stopped, stuck) held `stop` for ever: past `replyWithinMs`, a MonitorUnresponsive.
+  let late = false;
+  const timer = replyWithinMs === undefined ? undefined : setTimeout(() => ((late = true), socket.destroy()), replyWithinMs);
   socket.write(JSON.stringify(request) + "\n");
   const line = await firstLine(socket);
+  clearTimeout(timer);
   signal?.removeEventListener("abort", abort);
   socket.destroy();
+  if (late) throw new MonitorUnresponsive(`the container's monitor did not answer within ${Math.round(replyWithinMs! / 1000)} s`);
   if (line === undefined) return undefined;
   const reply = JSON.parse(line) as Record<string, unknown>;
   if (reply.ok !== true) throw new MonitorRefusal(typeof reply.error === "string" ? reply.error : "the monitor refused the request");
@@ -69,6 +74,9 @@ export async function monitorRequest(bundleDir: string, request: Record<string, 
 }
 
 export class MonitorRefusal extends Error {}
+
+/** No reply in the time a request allows (monitorRequest's `replyWithinMs`). */
+export class MonitorUnresponsive extends Error {}
 
 /** The reply line, leaving anything after it unshifted on the socket. */
 function firstLine(socket: Socket): Promise<string | undefined> {

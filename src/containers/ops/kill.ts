@@ -1,7 +1,7 @@
-import { notRunning } from "../../errors.js";
+import { ContainerError, notRunning } from "../../errors.js";
 import { isErrno } from "../../fs-util.js";
 import { bundleOf, type LifecycleContext, shown } from "../context.js";
-import { MonitorRefusal, monitorRequest } from "../monitor-client.js";
+import { MonitorRefusal, monitorRequest, MonitorUnresponsive } from "../monitor-client.js";
 import { parseSignal } from "../signals.js";
 import { type ContainerState, isActive, processParent, supervisorAlive } from "../state.js";
 import { recordEvent } from "../events.js";
@@ -30,13 +30,37 @@ export async function killContainer(ctx: LifecycleContext, id: string, signal: s
 export async function signalContainer(ctx: LifecycleContext, state: ContainerState, sig: number, stop: boolean): Promise<boolean> {
   if (state.supervisor === "monitor") {
     try {
-      return (await monitorRequest(bundleOf(ctx, state.id).dir, { op: "kill", signal: sig, stop })) !== undefined;
+      return (await monitorRequest(bundleOf(ctx, state.id).dir, { op: "kill", signal: sig, stop }, undefined, KILL_REPLY_MS)) !== undefined;
     } catch (err) {
       if (err instanceof MonitorRefusal) return false;
+      // A SIGKILL (or the stop signal) still ends the container, through its monitor's end; another signal cannot go.
+      if (err instanceof MonitorUnresponsive && stop && killWedgedMonitor(ctx, state.id)) return true;
+      if (err instanceof MonitorUnresponsive) throw new ContainerError(`cannot signal container ${shown(state)}: ${err.message} (pid ${state.monitorPid})`);
       throw err;
     }
   }
   return signalForeground(ctx, state, sig);
+}
+
+/** How long a monitor may take to answer a kill (it signals through a pidfd and answers at once). */
+const KILL_REPLY_MS = 10_000;
+
+/**
+ * A native container's monitor that accepted a request and never answered (stopped, stuck), SIGKILLed when it is
+ * still the recorded one (its start time): its per-run supervisor and the container die with it (their parent-death
+ * signal), as a stop must end them. True when it was killed. The vm backend's daemon holds every container of its
+ * guest: never killed here.
+ */
+export function killWedgedMonitor(ctx: LifecycleContext, id: string): boolean {
+  const state = currentState(ctx, id);
+  if (ctx.backend.name !== "native" || !isActive(state) || state.supervisor !== "monitor" || !supervisorAlive(state)) return false;
+  try {
+    process.kill(state.monitorPid!, "SIGKILL");
+  } catch {
+    return false;
+  }
+  recordEvent(bundleOf(ctx, id).dir, state, "kill", { signal: 9 });
+  return true;
 }
 
 /**

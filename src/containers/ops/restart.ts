@@ -1,12 +1,13 @@
 import { bundleOf, type LifecycleContext } from "../context.js";
-import { MonitorRefusal, monitorRequest } from "../monitor-client.js";
+import { MonitorRefusal, monitorRequest, MonitorUnresponsive } from "../monitor-client.js";
 import { parseSignal } from "../signals.js";
 import { type ContainerState, isActive, readCurrentState, supervisorAlive } from "../state.js";
 import { recordEvent } from "../events.js";
 import { withContainerLock } from "../lock.js";
-import { currentState } from "./current.js";
+import { currentState, supervisorGone } from "./current.js";
+import { killWedgedMonitor } from "./kill.js";
 import { startContainer } from "./start.js";
-import { stopContainer, type StopOptions } from "./stop.js";
+import { stopContainer, type StopOptions, stopReplyWithin } from "./stop.js";
 
 /**
  * `restart`: a running monitored container is stopped and started again by
@@ -33,10 +34,12 @@ async function restarting(ctx: LifecycleContext, state: ContainerState, options:
     const timeout = options.timeout ?? state.stopTimeout;
     recordEvent(bundleOf(ctx, id).dir, state, "kill", { signal });
     try {
-      const answered = await monitorRequest(bundleOf(ctx, id).dir, { op: "stop", signal, timeout, restart: true });
+      const answered = await monitorRequest(bundleOf(ctx, id).dir, { op: "stop", signal, timeout, restart: true }, undefined, stopReplyWithin(timeout));
       if (answered !== undefined && (await startedAgain(ctx, id, state))) return;
     } catch (err) {
-      if (!(err instanceof MonitorRefusal)) throw err;
+      // A wedged monitor is killed with its container (stop.ts), which then starts under a new one.
+      if (err instanceof MonitorUnresponsive && killWedgedMonitor(ctx, id)) await supervisorGone(state, bundleOf(ctx, id));
+      else if (!(err instanceof MonitorRefusal)) throw err;
     }
   }
   await stopContainer(ctx, id, options);

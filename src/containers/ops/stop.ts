@@ -1,10 +1,11 @@
+import { ContainerError } from "../../errors.js";
 import { bundleOf, type LifecycleContext } from "../context.js";
-import { MonitorRefusal, monitorRequest } from "../monitor-client.js";
+import { MonitorRefusal, monitorRequest, MonitorUnresponsive } from "../monitor-client.js";
 import { parseSignal } from "../signals.js";
 import { recordEvent } from "../events.js";
 import { type ContainerState, isActive } from "../state.js";
 import { currentState, supervised, supervisorGone } from "./current.js";
-import { signalForeground } from "./kill.js";
+import { killWedgedMonitor, signalForeground } from "./kill.js";
 
 export interface StopOptions {
   /** Seconds before SIGKILL; default the container's stop timeout (10). Negative: wait for ever. */
@@ -50,13 +51,26 @@ async function stopping(ctx: LifecycleContext, state: ContainerState, sig: numbe
   await supervisorGone(state, bundle);
 }
 
-/** `stop` through the container's monitor; false when no monitor answered. */
+/** How long a monitor may take to answer a stop of `timeout` seconds: the timeout, then 10 s for the escalation and the exit's record. */
+export function stopReplyWithin(timeout: number): number | undefined {
+  return timeout < 0 ? undefined : timeout * 1000 + 10_000;
+}
+
+/**
+ * `stop` through the container's monitor; false when no monitor answered. A monitor that does not answer
+ * within the timeout and a grace (stopped, stuck: the stop's SIGKILL never came) is killed, and its container
+ * with it: false, so the caller waits for the supervisor's end as for a gone one.
+ */
 export async function stopMonitored(ctx: LifecycleContext, id: string, sig: number, timeout: number): Promise<boolean> {
   try {
-    return (await monitorRequest(bundleOf(ctx, id).dir, { op: "stop", signal: sig, timeout })) !== undefined;
+    return (await monitorRequest(bundleOf(ctx, id).dir, { op: "stop", signal: sig, timeout }, undefined, stopReplyWithin(timeout))) !== undefined;
   } catch (err) {
     // Refused: it ended meanwhile.
     if (err instanceof MonitorRefusal) return true;
+    if (err instanceof MonitorUnresponsive) {
+      if (killWedgedMonitor(ctx, id)) return false;
+      throw new ContainerError(`cannot stop container ${id.slice(0, 12)}: ${err.message}`);
+    }
     throw err;
   }
 }
