@@ -1288,6 +1288,15 @@ for (const who of identities()) {
         const again = await run(["run", "--rm", "busybox", "sh", "-c", `wget -q -O - http://10.0.2.2:${hostPort}/`]);
         assert.equal(again.code, 0, again.stderr);
         assert.match(again.stdout, /hello from the host/, "once they are gone the next run makes a new helper");
+        // The namespace's process and the helper alone killed: the holder ends by itself. Before, it removed its
+        // record on the way, and the next run made a second namespace, silently (names never resolved again).
+        assert.equal((await run(["run", "-d", "--name", "cut-off", "busybox", "sleep", "600"])).code, 0);
+        const h2 = JSON.parse(readFileSync(holderFile, "utf8")) as { pid: number; nsPid: number; helperPid: number };
+        for (const pid of [h2.nsPid, h2.helperPid]) process.kill(pid, "SIGKILL");
+        await until("the holder to end", async () => (processStartTime(h2.pid) === null ? true : undefined));
+        const split = await run(["run", "--rm", "busybox", "true"]);
+        assert.equal(split.code, 125, split.stderr);
+        assert.match(split.stderr, /died while containers ran in it/);
       } finally {
         await run(["rm", "-f", "cut-off"]);
       }

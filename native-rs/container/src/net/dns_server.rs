@@ -33,10 +33,23 @@ fn running(dir: &Path) -> Option<(i32, u64)> {
     Some((pid, start)).filter(|(p, s)| process::alive(*p, *s))
 }
 
+/// Whether `pid` is in our network namespace (where the network's bridge is).
+fn in_our_netns(pid: i32) -> bool {
+    let ns = |p: &str| std::fs::read_link(format!("/proc/{}/ns/net", p)).ok();
+    ns(&pid.to_string()).map_or(true, |theirs| Some(theirs) == ns("self"))
+}
+
 /// Starts the network's server unless it runs; called under the network's lock.
+/// One left in another namespace — a rootless data dir's namespace whose
+/// helper died, remade by the next run — answers nobody on this bridge: it
+/// is stopped and a server started here (else names never resolved again
+/// until the last of the old containers went).
 pub fn ensure(att: &Attachment) -> Result<(), Error> {
-    if running(&att.dir).is_some() {
-        return Ok(());
+    if let Some((pid, _)) = running(&att.dir) {
+        if in_our_netns(pid) {
+            return Ok(());
+        }
+        stop(&att.dir);
     }
     let mut args: Vec<String> = vec![
         "net-dns".into(),

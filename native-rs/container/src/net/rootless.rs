@@ -360,6 +360,8 @@ pub fn holder_main(o: HolderOptions) -> i32 {
     let mut helper = helper;
     let idle_for = Duration::from_secs(o.idle_seconds as u64);
     let mut idle_since: Option<Instant> = None;
+    // The namespace's process or the helper died under us (killed, the OOM killer), not a stop or a retirement.
+    let mut lost = false;
     loop {
         // Events only, or a look at the keepers every second while it may retire.
         let mut pfd = [PollFd { fd: event_r, events: POLLIN, revents: 0 }];
@@ -369,6 +371,7 @@ pub fn holder_main(o: HolderOptions) -> i32 {
         }
         let helper_done = matches!(helper.try_wait(), Ok(Some(_)));
         if helper_done || !ns.alive() || terminated() {
+            lost = !terminated();
             break;
         }
         if o.idle_seconds == 0 {
@@ -384,7 +387,13 @@ pub fn holder_main(o: HolderOptions) -> i32 {
     ns.stop();
     // Not under the lock: `stop` holds it while it waits for us. While we
     // live and holder.json names us, no other holder can replace it.
-    forget(&o.dir, me);
+    // Lost under running containers, holder.json stays, naming a dead holder:
+    // the next run refuses to split every network in two (`cut_off`) and
+    // `tsbox info` names the containers, as after our own SIGKILL (before,
+    // it went, and the next run silently made a second namespace).
+    if !(lost && any_live_user(&o.dir)) {
+        forget(&o.dir, me);
+    }
     0
 }
 
