@@ -1080,6 +1080,9 @@ for (const who of identities()) {
       try {
         // tsbox0 made before (by hand here: as an older tsbox or another data dir left it, without its rules), and
         // another interface also routing part of 10.88/16 (podman's cni-podman0, a VPN).
+        // A data dir whose own network holds 10.88/16, made while nothing routed it (now it would be refused:
+        // a subnet routed on the host is taken).
+        assert.equal((await inHost(["network", "create", "--subnet", "10.88.0.0/16", "own"], dirs[1]!)).code, 0);
         const ip = (...args: string[]) => execFileSync("ip", ["-n", host.name, ...args]);
         ip("link", "add", "tsbox0", "type", "bridge");
         ip("addr", "add", "10.88.0.1/16", "dev", "tsbox0");
@@ -1089,8 +1092,13 @@ for (const who of identities()) {
         assert.equal(first.code, 0, first.stderr);
         assert.match(first.stdout, /inet 10\.88\.\d+\.\d+\/16/, "the data dir took tsbox0's subnet");
         assert.deepEqual(masquerades(), ["-A TSBOX-POSTROUTING -s 10.88.0.0/16 ! -o tsbox0 -j MASQUERADE"], "the existing bridge got its NAT");
-        // A data dir whose own network holds 10.88/16 picks 10.87/16 for its default network, a second subnet on tsbox0.
-        assert.equal((await inHost(["network", "create", "--subnet", "10.88.0.0/16", "own"], dirs[1]!)).code, 0);
+        // That data dir picks 10.87/16 for its default network, a second subnet on tsbox0.
+        // A --subnet routed on the host already (another data dir's bridge, a LAN, a VPN) is taken: refused, as the
+        // bridge would go in this namespace beside it (before: accepted, and its first run failed).
+        ip("route", "add", "10.123.0.0/16", "dev", "uplink0");
+        const taken = await inHost(["network", "create", "--subnet", "10.123.4.0/24", "late"], dirs[0]!);
+        assert.equal(taken.code, 1, taken.stderr);
+        assert.equal(taken.stderr, "tsbox: subnet 10.123.4.0/24 overlaps 10.123.0.0/16, routed on this host through uplink0\n");
         const second = await inHost(["run", "--rm", "busybox", "sh", "-c", "ip -4 -o addr show eth0"], dirs[1]!);
         assert.equal(second.code, 0, second.stderr);
         assert.match(second.stdout, /inet 10\.87\.\d+\.\d+\/16/);

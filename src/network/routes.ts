@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs";
-import type { Subnet } from "./ipv4.js";
+import { overlaps, type Subnet } from "./ipv4.js";
 
 /**
  * The IPv4 routes of this process's network namespace (/proc/net/route:
@@ -8,6 +8,11 @@ import type { Subnet } from "./ipv4.js";
  */
 export function routedSubnets(file = "/proc/net/route", exceptDevice?: string): Subnet[] {
   return routes(file).filter((r) => r.device !== exceptDevice).map((r) => r.subnet);
+}
+
+/** The route of this namespace that overlaps `subnet` (another data dir's bridge, a LAN), if any. */
+export function routeOverlapping(subnet: Subnet, file = "/proc/net/route"): { device: string; subnet: Subnet } | undefined {
+  return routes(file).find((r) => overlaps(r.subnet, subnet));
 }
 
 /** The subnets routed through `device` (a bridge's own subnets, one per address on it). */

@@ -5,7 +5,7 @@ import { checkOptions, type OptionKinds } from "../spec/run-options-check.js";
 import { isErrno, randomHex, readdirOrEmpty, writeFileAtomicSync } from "../fs-util.js";
 import { withLockFileSync } from "../lock-file.js";
 import { formatIPv4, formatSubnet, overlaps, parseIPv4, parseSubnet, type Subnet, contains } from "./ipv4.js";
-import { deviceSubnets, routedSubnets } from "./routes.js";
+import { deviceSubnets, routedSubnets, routeOverlapping } from "./routes.js";
 import { liveLeases, type Lease } from "./leases.js";
 import { compareText } from "../compare.js";
 import { netnsStateDir } from "./netns-state.js";
@@ -173,7 +173,12 @@ export class NetworkStore {
       const parsed = parseSubnet(options.subnet);
       if (typeof parsed === "string") throw new UsageError(`invalid --subnet: ${parsed}`);
       const clash = this.list().find((n) => overlaps(parseSubnet(n.subnet) as Subnet, parsed));
-      if (clash) throw new UsageError(`subnet ${options.subnet} overlaps network ${clash.name} (${clash.subnet})`);
+      // docker's daemon refuses a pool that overlaps another (exit 1, not a usage error).
+      if (clash) throw new ContainerError(`subnet ${options.subnet} overlaps network ${clash.name} (${clash.subnet})`);
+      // As root the bridge goes in this namespace: a subnet routed there already (another data dir's network, the
+      // LAN) was taken, and the first run on it failed binding its gateway's DNS port, leaving a second route.
+      const routed = this.rootless ? undefined : routeOverlapping(parsed);
+      if (routed) throw new ContainerError(`subnet ${options.subnet} overlaps ${formatSubnet(routed.subnet)}, routed on this host through ${routed.device}`);
       subnet = parsed;
     } else {
       const taken = [...routedSubnets(), ...others];
