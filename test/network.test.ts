@@ -406,6 +406,9 @@ for (const who of identities()) {
         const client = await run(["run", "--rm", "--network", net, "busybox", "sh", "-c", "for i in $(seq 100); do wget -q -O - http://srv/ 2>/dev/null && break; sleep 0.1; done; wget -q -O - http://db/; wget -q -O - http://srvhost/; nslookup srv | grep Address: | tail -1"]);
         assert.equal(client.code, 0, client.stderr);
         // Its name, alias and --hostname all answer, as docker 25+'s (moby buildEndpointDNSNames).
+        // (A fixed address is for user networks only, docker's rule: before, the default bridge took one.)
+        const fixed = await run(["run", "--rm", "--ip", "10.88.200.200", "busybox", "true"]);
+        assert.deepEqual([fixed.code, fixed.stderr], [125, "tsbox: --ip: a user specified IP address is supported on user defined networks only\n"]);
         assert.match(client.stdout, /^hello from srv\nhello from srv\nhello from srv\n/);
         assert.match(client.stdout, /Address: 10\.89\.\d+\.\d+/);
         // On a user network only, docker's top-level address is empty (it is the default bridge's); the network's entry has it.

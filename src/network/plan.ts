@@ -193,6 +193,8 @@ function attachment(inputs: Pick<NetworkInputs, "options" | "store" | "rootless"
   }
   const ip = inputs.options.ip;
   if (ip !== undefined && parseIPv4(ip) === undefined) throw new UsageError(`invalid --ip ${ip}: not an IPv4 address`);
+  // docker's rule: the default bridge's addresses are its own to hand out (it took one, then another run's clashed).
+  if (ip !== undefined && config.name === DEFAULT_NETWORK) throw new UsageError(`${option("ip")}: a user specified IP address is supported on user defined networks only`);
   const mac = inputs.options.macAddress === undefined ? undefined : parseMac(inputs.options.macAddress);
   return {
     name: config.name,
