@@ -836,6 +836,7 @@ rt.terminate();`;
           stop: await c.stop(),
           remove: await c.remove().then(() => "removed", failure),
           after: (await rt.containers()).length,
+          boot: await rt.boot().then(() => "resolved", (e) => e.message),
         };`);
       assert.equal(r.error, undefined, JSON.stringify(r.error));
       assert.equal(r.running, false);
@@ -846,6 +847,8 @@ rt.terminate();`;
       assert.deepEqual(r.stop, { exitCode: 137, signal: "SIGKILL", oomKilled: false });
       assert.equal(r.remove, "removed");
       assert.equal(r.after, 0);
+      // Before: boot() resolved on a terminated Runtime that could run nothing.
+      assert.equal(r.boot, "the vm was terminated");
     } finally {
       await p.close();
     }

@@ -150,7 +150,9 @@ export class Runtime {
 
   /** Starts the guest now (else the first call does): resolves once containers can run. */
   boot(): Promise<void> {
-    if (this.failed && !this.booted) return Promise.reject(this.failed);
+    // A terminated Runtime cannot run anything: its boot says so, though it had booted (a page checking with
+    // `await rt.boot()` was told all was well).
+    if (this.failed) return Promise.reject(this.failed);
     return (this.booted ??= this.startWorker());
   }
 
@@ -293,8 +295,8 @@ export class Runtime {
     this.failed = reason;
     this.worker?.terminate();
     for (const c of [...this.live.values()]) c.ended(GUEST_STOPPED_EXIT);
-    // A boot in progress (and every call awaiting it) fails with the reason; a finished one stays resolved,
-    // and calls after it fail on `failed`.
+    // A boot in progress (and every call awaiting it) fails with the reason; a finished one stays resolved for
+    // what awaited it, and calls after it (boot() too) fail on `failed`.
     this.abortBoot?.(reason);
     this.abortBoot = undefined;
     for (const p of this.processes.values()) p.abort(reason);
