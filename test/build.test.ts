@@ -652,8 +652,18 @@ for (const who of identities()) {
       tar.add({ path: "sub/", type: "directory", mode: 0o755, mtime: 0 });
       tar.add(file("sub/Alt", "FROM busybox\nCOPY sub/ /s/\n"));
       const archive = tar.finish();
+      // What killed builds left (a stdin context, a download: pids that no longer run) goes with the next build.
+      const dead = Number(execFileSync("sh", ["-c", "echo $$"]).toString().trim());
+      const left = [`.build-stdin-${dead}-abc`, `.add-${dead}-def`].map((n) => join(who.dataDir, n));
+      for (const dir of left) {
+        mkdirSync(dir, { recursive: true });
+        writeFileSync(join(dir, "body"), "left");
+        execFileSync("chown", ["-R", `${who.uid}:${who.gid}`, dir]);
+      }
       const plain = await build(["-q", "-t", "tarctx:1", "-"], { stdin: archive });
       assert.equal(plain.code, 0, plain.stderr);
+      assert.deepEqual(left.filter((d) => existsSync(d)), [], "swept");
+      assert.deepEqual(readdirSync(who.dataDir).filter((n) => n.startsWith(".build-stdin-")), [], "its own context is gone with it");
       assert.equal((await cli(["run", "--rm", "tarctx:1"])).stdout, "from the archive\n");
       const alt = await build(["-q", "-t", "tarctx:2", "-f", "sub/Alt", "-"], { stdin: gzipSync(archive) });
       assert.equal(alt.code, 0, alt.stderr);

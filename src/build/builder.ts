@@ -8,7 +8,7 @@
  * the target needs are built; the final image gets the tags.
  */
 import { createHash } from "node:crypto";
-import { readFileSync } from "node:fs";
+import { readFileSync, rmSync } from "node:fs";
 import { posix } from "node:path";
 import type { Runtime } from "../runtime.js";
 import { type CommitConfig, mergeKeyValues } from "../image/commit-changes.js";
@@ -18,7 +18,9 @@ import { BuildError } from "./build-error.js";
 import { CACHE_KEY_ANNOTATION, chainKey, findCached } from "./cache.js";
 import { BuildContext, type ContextSource, sourcesDigest } from "./context.js";
 import { type Dockerfile, expandWord, type Heredoc, type Instruction, keyValuePairs, oneWord, parseDockerfile, splitWords } from "./dockerfile.js";
-import { copyStep, type CopyRequest, type CopyResult } from "./copy-step.js";
+import { ADD_PREFIX, copyStep, type CopyRequest, type CopyResult } from "./copy-step.js";
+import { STDIN_PREFIX } from "./stdin-context.js";
+import { abandonedTemps } from "../temp-names.js";
 import { runStep } from "./run-step.js";
 import { parseDuration } from "../containers/healthcheck.js";
 import { parseSignal } from "../containers/signals.js";
@@ -142,6 +144,8 @@ export async function build(rt: Runtime, options: BuildOptions): Promise<BuildRe
   }
   const dockerfile = parseDockerfile(text);
   await removeOrphanedSteps(rt);
+  // What killed builds left of their downloads and stdin contexts (else there until a prune, as large as they were).
+  for (const left of [...abandonedTemps(rt.dataDir, ADD_PREFIX), ...abandonedTemps(rt.dataDir, STDIN_PREFIX)]) rmSync(left, { recursive: true, force: true });
   const b = new Build(rt, dockerfile, context, options, say);
   return b.run();
 }

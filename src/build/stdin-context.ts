@@ -8,13 +8,16 @@
  * only as a regular file of the archive, never through a link.
  */
 import { lstatSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join, posix } from "node:path";
 import { UsageError } from "../errors.js";
 import { archiveCompression, decompress, layerLimits, limitExpansion } from "../image/compression.js";
 import { readTar } from "../image/tar.js";
 import { unpackLayer } from "../image/unpack.js";
+import { ownTempPrefix } from "../temp-names.js";
 import { BuildError } from "./build-error.js";
+
+/** Where a `build -` unpacks its context, in the data dir: `.build-stdin-<pid>-…`. */
+export const STDIN_PREFIX = ".build-stdin-";
 
 export interface StdinBuild {
   /** The unpacked context, or an empty directory when stdin was a Dockerfile. */
@@ -34,7 +37,7 @@ function isTar(data: Buffer): boolean {
  * it was held whole in memory first, and over 4 GiB failed with Node's own error), a Dockerfile read whole.
  * `file` is the `-f` given, if any.
  */
-export async function stdinBuild(input: AsyncIterable<Buffer>, file: string | undefined): Promise<StdinBuild> {
+export async function stdinBuild(input: AsyncIterable<Buffer>, file: string | undefined, dataDir: string): Promise<StdinBuild> {
   // Enough of the head to tell a tar (its magic at byte 257) or a compression from a Dockerfile.
   const it = input[Symbol.asyncIterator]();
   const held: Buffer[] = [];
@@ -60,7 +63,9 @@ export async function stdinBuild(input: AsyncIterable<Buffer>, file: string | un
       : isTar(head)
         ? whole
         : undefined;
-  const context = mkdtempSync(join(tmpdir(), "tsbox-build-stdin-"));
+  // In the data dir, named by our pid: a build killed meanwhile (SIGKILL) leaves it for the next build's sweep
+  // (abandonedBuildTemps), not in $TMPDIR for good, as large as the context.
+  const context = mkdtempSync(join(dataDir, ownTempPrefix(STDIN_PREFIX)));
   const cleanup = () => rmSync(context, { recursive: true, force: true });
   try {
     if (archive === undefined) {

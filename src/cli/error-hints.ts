@@ -4,7 +4,7 @@
  * failed, not that it was tsbox's data directory nor how to move it.
  */
 import { statSync, statfsSync } from "node:fs";
-import { dirname, isAbsolute } from "node:path";
+import { dirname } from "node:path";
 import { defaultDataDir, userCacheDir } from "../paths.js";
 import { userName } from "../data-dir.js";
 import { errorMessage } from "../errors.js";
@@ -37,11 +37,6 @@ export function errorHint(err: unknown, env: NodeJS.ProcessEnv): string | undefi
   const cache = userCacheDir(env);
   if (!ours && inside(cache) && refused) {
     return `tsbox keeps the vm's saved state in ${cache}: make it writable, or set XDG_CACHE_HOME (or TSBOX_CACHE_DIR) to a directory you own`;
-  }
-  // A $TMPDIR that is missing or not ours names no variable in Node's text (mkdtemp '/nonexistent/tsbox-build-stdin-…').
-  const tmp = env.TMPDIR;
-  if (!ours && tmp && isAbsolute(tmp) && dirname(path) === tmp.replace(/\/+$/, "") && (refused || e.code === "ENOENT")) {
-    return `TMPDIR is ${tmp}, which ${e.code === "ENOENT" ? "does not exist" : "this user cannot write"}: set TMPDIR to a directory you can write, or unset it`;
   }
   if (!ours) return undefined;
   // Never "make it writable" when it is another user's: sharing it gives each user the other's containers.

@@ -11,6 +11,7 @@ import { UNPACK_PREFIX } from "./layers.js";
 import { LOAD_PREFIX } from "./archive.js";
 import { BIND_PREFIX } from "../build/bind-snapshot.js";
 import { ADD_PREFIX } from "../build/copy-step.js";
+import { STDIN_PREFIX } from "../build/stdin-context.js";
 import { abandonedTemps, ownTempPrefix } from "../temp-names.js";
 import { OWNER_NOTES_SUFFIX, removeOwnerNotes } from "./owner-notes.js";
 import { Annotation, type Descriptor, type ImageConfig, type ImageIndex, type ImageManifest, isIndexMediaType } from "./oci.js";
@@ -144,6 +145,7 @@ export function abandonedLeftovers(dataDir: string, layout: OciLayout): string[]
     ...abandonedTemps(dataDir, LOAD_PREFIX),
     ...abandonedTemps(dataDir, BIND_PREFIX),
     ...abandonedTemps(dataDir, ADD_PREFIX),
+    ...abandonedTemps(dataDir, STDIN_PREFIX),
     ...abandonedTemps(layout.dir, BLOB_PREFIX),
     ...abandonedSiblings(layout.dir),
   ];

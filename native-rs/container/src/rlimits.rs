@@ -37,12 +37,7 @@ pub fn apply(sys: &dyn Syscall, limits: &[Rlimit]) -> Result<(), Error> {
             // The usual cause, said plainly: the limit is above what this host lets us have.
             Err(EPERM) => {
                 return Err(Error::errno(
-                    format!(
-                        "setting {} to {}:{} (raising a hard limit above the host's needs CAP_SYS_RESOURCE on the host)",
-                        NAMES[l.resource as usize],
-                        shown(l.soft),
-                        shown(l.hard)
-                    ),
+                    format!("setting {} to {}:{} ({})", NAMES[l.resource as usize], shown(l.soft), shown(l.hard), why_refused(l, nr_open())),
                     EPERM,
                 ))
             }
@@ -59,6 +54,23 @@ pub fn apply(sys: &dyn Syscall, limits: &[Rlimit]) -> Result<(), Error> {
         }
     }
     Ok(())
+}
+
+/// fs.nr_open: the most open files the kernel gives one process, whoever asks.
+fn nr_open() -> Option<u64> {
+    std::fs::read_to_string("/proc/sys/fs/nr_open").ok()?.trim().parse().ok()
+}
+
+/// Why the kernel refused `l` (EPERM): past fs.nr_open for open files even
+/// root cannot go (the hint of CAP_SYS_RESOURCE misled root there), else a
+/// hard limit raised above the host's.
+fn why_refused(l: &Rlimit, nr_open: Option<u64>) -> String {
+    match nr_open {
+        Some(max) if NAMES[l.resource as usize] == "RLIMIT_NOFILE" && l.hard > max => {
+            format!("above the kernel's fs.nr_open, {}: the most open files any process may have", max)
+        }
+        _ => "raising a hard limit above the host's needs CAP_SYS_RESOURCE on the host".to_string(),
+    }
 }
 
 fn shown(v: u64) -> String {
@@ -89,6 +101,15 @@ pub fn preset(pid: i32, limits: &[Rlimit]) {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn an_open_files_limit_past_nr_open_says_so() {
+        let nofile = super::Rlimit { resource: super::from_name("RLIMIT_NOFILE").unwrap(), soft: 2_000_000, hard: 2_000_000 };
+        assert_eq!(super::why_refused(&nofile, Some(1_048_576)), "above the kernel's fs.nr_open, 1048576: the most open files any process may have");
+        assert!(super::why_refused(&nofile, Some(4_000_000)).contains("CAP_SYS_RESOURCE"));
+        let nproc = super::Rlimit { resource: super::from_name("RLIMIT_NPROC").unwrap(), soft: 1 << 40, hard: 1 << 40 };
+        assert!(super::why_refused(&nproc, Some(1)).contains("CAP_SYS_RESOURCE"));
+    }
+
     #[test]
     fn names() {
         assert_eq!(super::from_name("RLIMIT_NOFILE"), Some(7));

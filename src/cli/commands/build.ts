@@ -84,7 +84,7 @@ export async function buildCommand(args: string[], ctx: CliContext): Promise<num
   const iidDir = lastValue(flags, "iidfile") !== undefined ? dirname(resolve(lastValue(flags, "iidfile")!)) : undefined;
   if (iidDir !== undefined && !existsSync(iidDir)) throw new UsageError(`--iidfile ${lastValue(flags, "iidfile")}: no such directory ${iidDir}`);
   // `-`: stdin is the context as a tar archive, or a Dockerfile and no context (an empty directory stands for it).
-  const fromStdin = path === "-" ? await (await import("../../build/stdin-context.js")).stdinBuild(process.stdin, file) : undefined;
+  const fromStdin = path === "-" ? await (await import("../../build/stdin-context.js")).stdinBuild(process.stdin, file, rt.dataDir) : undefined;
   const dockerfileFromStdin = !fromStdin && file === "-" ? (await readStdin()).toString("utf8") : undefined;
   // -q: the running step's output is kept, and shown when the build fails (docker's error has the step's log).
   let stepOutput = "";
