@@ -110,7 +110,7 @@ describe("Dockerfile syntax", () => {
   });
 
   it("trims and replaces by shell patterns as Dockerfile 1.7 does: ${V#p} ${V##p} ${V%p} ${V%%p} ${V/p/r} ${V//p/r}", () => {
-    const vars = new Map([["V", "v1.2.3"], ["P", "linux/arm64/v8"], ["F", "/home/tux/book.tar.bz2"], ["STAR", "*"]]);
+    const vars = new Map([["V", "v1.2.3"], ["P", "linux/arm64/v8"], ["F", "/home/tux/book.tar.bz2"], ["STAR", "*"], ["LONG", "a".repeat(2000)]]);
     const cases: [string, string][] = [
       ["${V#v}", "1.2.3"],
       ["${V#x}", "v1.2.3"],
@@ -128,6 +128,10 @@ describe("Dockerfile syntax", () => {
       ["${V##$STAR}", ""],
       ["${UNSET#x}", ""],
       ["${V/\\./:}", "v1:2.3"],
+      ["${P//[/]/_}", "linux_arm64_v8"],
+      ["${P#*[!a-z]}", "arm64/v8"],
+      // Matched without backtracking: as a regular expression this one did not end in minutes.
+      ["${LONG//*a*a*a*b/x}", "a".repeat(2000)],
     ];
     for (const [word, want] of cases) assert.equal(expandWord(word, vars), want, word);
     assert.throws(() => splitWords("${V#x", vars, "\\", 8), /line 8: missing '}'/);

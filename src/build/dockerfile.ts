@@ -309,81 +309,121 @@ function expand(text: string, i: number, vars: ReadonlyMap<string, string>, emit
  * Dockerfile 1.7's `${VAR#pattern}` `${VAR##pattern}` (the shortest / longest prefix matching the shell pattern
  * removed), `${VAR%pattern}` `${VAR%%pattern}` (suffix), `${VAR/pattern/text}` (the first match replaced)
  * `${VAR//pattern/text}` (every match), from text[j] (the operator) on; returns the index of the closing `}`.
- * Patterns are the shell's: `*`, `?`, `[…]`, the escape character quoting the next one; their `$VAR`s expanded.
+ * Patterns are the shell's: `*`, `?`, `[…]` (`[!…]` negated), the escape character quoting the next one; their
+ * `$VAR`s expanded (and globbing, as the shell's).
  */
 function trimOrReplace(text: string, i: number, j: number, name: string, vars: ReadonlyMap<string, string>, emit: (s: string) => void, line: number, escape: string): number {
   const op = text[j] === text[j + 1] ? text.slice(j, j + 2) : text[j]!;
-  const pieces: { pattern: string; replacement: string } = { pattern: "", replacement: "" };
-  let part: "pattern" | "replacement" = "pattern";
-  // The pattern as a regular expression's source (escaped characters literal), the replacement as text.
+  const pattern: Glob = [];
+  let replacement = "";
+  let inPattern = true;
   let k = j + op.length;
   for (; k < text.length && text[k] !== "}"; k++) {
     const c = text[k]!;
-    const close = c === "[" && part === "pattern" ? text.indexOf("]", k + 2) : -1;
-    if (c === "/" && part === "pattern" && op.startsWith("/")) part = "replacement";
+    const close = c === "[" && inPattern ? text.indexOf("]", k + 2) : -1;
+    if (c === "/" && inPattern && op.startsWith("/")) inPattern = false;
     else if (close > 0 && close < text.indexOf("}", k)) {
-      pieces.pattern += globSource(text.slice(k, close + 1));
+      pattern.push(...globOf(text.slice(k, close + 1)));
       k = close;
-    } else if (c === escape && k + 1 < text.length) pieces[part] += part === "pattern" ? regexLiteral(text[++k]!) : text[++k];
-    else if (c === "$") k = expand(text, k, vars, (s) => (pieces[part] += part === "pattern" ? globSource(s) : s), line, escape);
-    else pieces[part] += part === "pattern" ? globSource(c) : c;
+    } else if (c === escape && k + 1 < text.length) {
+      k++;
+      if (inPattern) pattern.push({ literal: text[k]! });
+      else replacement += text[k];
+    } else if (c === "$") k = expand(text, k, vars, (s) => (inPattern ? pattern.push(...globOf(s)) : (replacement += s)), line, escape);
+    else if (inPattern) pattern.push(...globOf(c));
+    else replacement += c;
   }
   if (k >= text.length) throw new BuildError(`dockerfile parse error on line ${line}: missing '}' in: ${text}`);
   const value = vars.get(name) ?? "";
-  const whole = (source: string) => new RegExp(`^(?:${source})$`, "s");
   let result = value;
   if (op === "#" || op === "##") {
-    const matches = whole(pieces.pattern);
-    const ends = [...Array(value.length + 1).keys()];
-    const end = (op === "#" ? ends : ends.reverse()).find((n) => matches.test(value.slice(0, n)));
-    if (end !== undefined) result = value.slice(end);
+    const ends = matchEnds(pattern, value, 0);
+    const end = op === "#" ? ends.indexOf(true) : ends.lastIndexOf(true);
+    if (end >= 0) result = value.slice(end);
   } else if (op === "%" || op === "%%") {
-    const matches = whole(pieces.pattern);
-    const starts = [...Array(value.length + 1).keys()];
-    const start = (op === "%%" ? starts : starts.reverse()).find((n) => matches.test(value.slice(n)));
-    if (start !== undefined) result = value.slice(0, start);
-  } else if (pieces.pattern !== "") {
-    // The longest match at the leftmost place it matches (the shell's), then on after it for `//`.
-    const matches = whole(pieces.pattern);
+    // A suffix is a prefix of the reversed value matching the reversed pattern.
+    const ends = matchEnds([...pattern].reverse(), [...value].reverse().join(""), 0);
+    const length = op === "%" ? ends.indexOf(true) : ends.lastIndexOf(true);
+    if (length >= 0) result = value.slice(0, value.length - length);
+  } else if (pattern.length > 0) {
+    // The longest match at the leftmost place one starts (the shell's), then on after it for `//`.
     result = "";
     let at = 0;
     let replaced = false;
     while (at <= value.length) {
-      const end = replaced && op === "/" ? undefined : [...Array(value.length - at + 1).keys()].reverse().map((n) => at + n).find((e) => e > at && matches.test(value.slice(at, e)));
-      if (end === undefined) {
+      const end = replaced && op === "/" ? -1 : matchEnds(pattern, value, at).lastIndexOf(true);
+      if (end > at) {
+        result += replacement;
+        replaced = true;
+        at = end;
+      } else {
         if (at < value.length) result += value[at];
         at++;
-        continue;
       }
-      result += pieces.replacement;
-      replaced = true;
-      at = end;
     }
   }
   emit(result);
   return k;
 }
 
-/** A character of a pattern as a regular expression matches it literally. */
-function regexLiteral(c: string): string {
-  return c.replace(/[.*+?^${}()|[\]\\/-]/g, "\\$&");
-}
+/** A shell pattern, one element per character it matches (a star: any run of them). */
+type Glob = ({ literal: string } | { any: true } | { star: true } | { set: string; negated: boolean })[];
 
-/** Pattern text (unquoted) as a regular expression: the shell's `*`, `?` and `[…]` (`[!…]` negated). */
-function globSource(text: string): string {
-  let out = "";
+/** Pattern text (unquoted) as a Glob: the shell's `*`, `?` and `[…]` (`[!…]`, `[^…]` negated, ranges `a-z`). */
+function globOf(text: string): Glob {
+  const out: Glob = [];
   for (let n = 0; n < text.length; n++) {
     const c = text[n]!;
     const close = c === "[" ? text.indexOf("]", n + 2) : -1;
-    if (c === "*") out += "[\\s\\S]*";
-    else if (c === "?") out += "[\\s\\S]";
+    if (c === "*") out.push({ star: true });
+    else if (c === "?") out.push({ any: true });
     else if (close > 0) {
       const inside = text.slice(n + 1, close);
-      out += `[${inside.startsWith("!") ? `^${inside.slice(1)}` : inside}]`.replace(/\\/g, "\\\\");
+      const negated = inside.startsWith("!") || inside.startsWith("^");
+      out.push({ set: negated ? inside.slice(1) : inside, negated });
       n = close;
-    } else out += regexLiteral(c);
+    } else out.push({ literal: c });
   }
   return out;
+}
+
+function inSet(set: string, c: string): boolean {
+  for (let n = 0; n < set.length; n++) {
+    if (set[n + 1] === "-" && n + 2 < set.length) {
+      if (c >= set[n]! && c <= set[n + 2]!) return true;
+      n += 2;
+    } else if (set[n] === c) return true;
+  }
+  return false;
+}
+
+/**
+ * For each index e of `value` (from `from` on), whether `value.slice(from, e)` matches `pattern` whole: one pass
+ * of the pattern's states over the characters (no backtracking, so no pattern takes long: `*a*a*a*b` over a long
+ * value hung a regular expression's match).
+ */
+function matchEnds(pattern: Glob, value: string, from: number): boolean[] {
+  const ends: boolean[] = new Array(value.length + 1).fill(false);
+  // States: how much of the pattern is matched; a star may match nothing, so its state also holds the next.
+  const close = (states: Set<number>) => {
+    for (const s of [...states]) for (let t = s; t < pattern.length && "star" in pattern[t]!; t++) states.add(t + 1);
+    return states;
+  };
+  let states = close(new Set([0]));
+  for (let e = from; ; e++) {
+    if (states.has(pattern.length)) ends[e] = true;
+    if (e === value.length || states.size === 0) break;
+    const c = value[e]!;
+    const next = new Set<number>();
+    for (const s of states) {
+      const p = pattern[s];
+      if (p === undefined) continue;
+      if ("star" in p) next.add(s);
+      else if ("any" in p || ("literal" in p && p.literal === c) || ("set" in p && inSet(p.set, c) !== p.negated)) next.add(s + 1);
+    }
+    states = close(next);
+  }
+  return ends;
 }
 
 /**
