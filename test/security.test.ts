@@ -417,10 +417,13 @@ async function defineTests(): Promise<void> {
           const escape = "umount /proc/sys; echo umount $?; cat /proc/sys/kernel/core_pattern > /tmp/p; cat /tmp/p > /proc/sys/kernel/core_pattern; echo write $?";
           const held = await tsbox(who, ["run", "--rm", "--cap-add", "SYS_ADMIN", "busybox", "sh", "-c", escape]);
           assert.deepEqual(held.stdout.trim().split("\n"), ["umount 1", "write 1"], held.stderr);
-          // --userns=auto: its root is nobody on the host, so mounts are its own and the write is still refused.
-          const auto = await tsbox(who, ["run", "--rm", "--userns=auto", "--cap-add", "SYS_ADMIN", "busybox", "sh", "-c", escape]);
-          assert.deepEqual(auto.stdout.trim().split("\n"), ["umount 0", "write 1"], auto.stderr);
-          assert.doesNotMatch(auto.stderr, /stay refused/);
+          // --userns=auto: its root is nobody on the host, so mounts are its own and the write is still refused. (Not
+          // in the vm guest: its 6.1 kernel has no idmapped mounts of the tmpfs holding a container's /etc files.)
+          if (!vm) {
+            const auto = await tsbox(who, ["run", "--rm", "--userns=auto", "--cap-add", "SYS_ADMIN", "busybox", "sh", "-c", escape]);
+            assert.deepEqual(auto.stdout.trim().split("\n"), ["umount 0", "write 1"], auto.stderr);
+            assert.doesNotMatch(auto.stderr, /stay refused/);
+          }
         }
         writeFileSync(profile, JSON.stringify({ defaultAction: "SCMP_ACT_ALLOW", syscalls: [{ names: ["mount"], action: "SCMP_ACT_BOGUS" }] }));
         const bad = await tsbox(who, ["run", "--rm", "--security-opt", `seccomp=${profile}`, "busybox", "true"]);
