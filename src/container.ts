@@ -602,7 +602,7 @@ export class Container implements AsyncDisposable {
    */
   private initPid(): number {
     const state = this.refuseIfPaused();
-    if (!state || state.status !== "running" || state.pid === null) throw this.notRunning();
+    if (!state || state.status !== "running" || state.pid === null) throw this.notRunning(state?.status);
     if (state.backend === "native" && !isNativeInit(state)) throw this.notRunning();
     return state.pid;
   }
@@ -624,8 +624,8 @@ export class Container implements AsyncDisposable {
     return readState(bundleOf(this.ctx, this.id)) === undefined;
   }
 
-  private notRunning(): ContainerError {
-    return notRunning(this.currentName ?? this.id.slice(0, 12));
+  private notRunning(status?: string): ContainerError {
+    return notRunning(this.currentName ?? this.id.slice(0, 12), status);
   }
 
   /** Resizes the container's terminal (with `tty`); otherwise does nothing. */

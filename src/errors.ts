@@ -162,7 +162,9 @@ export function noSuchContainer(ref: string): ContainerError {
   return new ContainerError(`no such container: ${ref}`, "no_such_container");
 }
 
-export function notRunning(name: string): ContainerError {
+export function notRunning(name: string, status?: string): ContainerError {
+  // docker's words for one between its runs (a restart policy's back-off): it will run again.
+  if (status === "restarting") return new ContainerError(`container ${name} is restarting, wait until the container is running`, "not_running");
   return new ContainerError(`container ${name} is not running`, "not_running");
 }
 

@@ -527,6 +527,13 @@ for (const who of identities()) {
       assert.ok(Date.parse(after.StartedAt) > Date.parse(before.FinishedAt), `${after.StartedAt} is not after the stop at ${before.FinishedAt}`);
       await ok(who, ["rm", "-f", "flaky", "phoenix"]);
 
+      // Between its runs (the back-off, 1.6 s by the fifth) exec and pause say so, as docker's: it will run again.
+      await ok(who, ["run", "-d", "--name", "between", "--restart", "always", "busybox", "sh", "-c", "exit 1"]);
+      await until("a long back-off", () => state(who, "between").status === "restarting" && state(who, "between").restartCount >= 4, 30_000);
+      const [exec, pause] = await Promise.all([tsbox(who, ["exec", "between", "true"]), tsbox(who, ["pause", "between"])]);
+      for (const r of [exec, pause]) assert.match(r.stderr, /container between is restarting, wait until the container is running/, r.stderr);
+      await ok(who, ["rm", "-f", "between"]);
+
       const bad = await tsbox(who, ["run", "-d", "--restart", "sometimes", "busybox", "true"]);
       assert.equal(bad.code, 125);
       assert.equal(bad.stderr, 'tsbox: invalid restart policy "sometimes": use no, always, unless-stopped or on-failure[:max-retries]\n');

@@ -12,7 +12,7 @@ export async function setPaused(ctx: LifecycleContext, id: string, freeze: boole
     const state = readCurrentState(bundle);
     if (!state) throw noSuchContainer(id.slice(0, 12));
     if (freeze && state.status === "paused") throw pauseRefusal.alreadyPaused(shown(state));
-    if (state.status !== "running" && state.status !== "paused") throw notRunning(shown(state));
+    if (state.status !== "running" && state.status !== "paused") throw notRunning(shown(state), state.status);
     if (!freeze && state.status !== "paused") throw pauseRefusal.notPaused(shown(state));
     await act(bundle.dir).catch((err: unknown) => {
       throw withoutCgroupError(err, state, `cannot be ${freeze ? "paused" : "unpaused"}`, bundle);
