@@ -170,6 +170,13 @@ for (const who of identities()) {
       const run = await tsbox(who, ["run", "--rm", "busybox", "echo", "loaded"], { env });
       ok(run);
       assert.equal(run.stdout, "loaded\n");
+      // A load that moves a name off another image says so, with that image's id (docker's line).
+      ok(await tsbox(who, ["run", "--name", "moved", "busybox", "touch", "/x"], { env }));
+      const committed = (await tsbox(who, ["commit", "moved", "busybox:latest"], { env })).stdout.trim();
+      ok(await tsbox(who, ["rm", "moved"], { env }));
+      const moved = await tsbox(who, ["load", "-i", docker], { env });
+      assert.equal(moved.stdout, `The image busybox:latest already exists, renaming the old one with ID ${committed} to empty string\nLoaded image: busybox:latest\n`);
+      ok(await tsbox(who, ["rmi", committed], { env }));
       // One image (one config, one id) under two manifests, the docker archive's and the OCI one's: docker's rmi ID.
       const ids = (await tsbox(who, ["images", "-q"], { env })).stdout.trim().split("\n");
       assert.equal(new Set(ids).size, 1, ids.join(" "));

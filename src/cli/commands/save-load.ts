@@ -65,7 +65,15 @@ export async function loadCommand(args: string[], ctx: CliContext): Promise<numb
   const repository = lastValue(flags, "name");
   const runtime = new Runtime({ dataDir: defaultDataDir(ctx.env) });
   return withInterrupt(ctx, "load", async (signal) => {
+    // The ids names had before: one the archive moves to another image is said, as docker's load says it.
+    const idOf = async () => new Map((await runtime.images()).filter((i) => !i.dangling).map((i) => [i.name, i.id]));
+    const before = await idOf();
     const names = await runtime.load(input ?? process.stdin, { signal, ...(repository !== undefined ? { repository } : {}) });
+    const after = await idOf();
+    for (const n of names) {
+      const old = before.get(shownName(n));
+      if (old !== undefined && after.get(shownName(n)) !== old) ctx.stdout.write(`The image ${shownName(n)} already exists, renaming the old one with ID ${old} to empty string\n`);
+    }
     // docker's wording, with -q too (moby's load drops only the progress): an image the archive names none of is told by its id.
     for (const n of names) {
       const id = n.startsWith("sha256:");
