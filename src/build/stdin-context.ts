@@ -64,7 +64,7 @@ export async function stdinBuild(input: AsyncIterable<Buffer>, file: string | un
         ? whole
         : undefined;
   // In the data dir, named by our pid: a build killed meanwhile (SIGKILL) leaves it for the next build's sweep
-  // (abandonedBuildTemps), not in $TMPDIR for good, as large as the context.
+  // (builder.ts), not in $TMPDIR for good, as large as the context.
   const context = mkdtempSync(join(dataDir, ownTempPrefix(STDIN_PREFIX)));
   const cleanup = () => rmSync(context, { recursive: true, force: true });
   try {
