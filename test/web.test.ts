@@ -203,6 +203,15 @@ describe("the playground in Chromium", { skip: chromiumSkip || vmSkip }, () => {
     await page.click("#containers li:not(.attached)");
     await page.click("#terminal");
     assert.match(await type("echo $$; ls /tmp/own"), /^1$[\s\S]*\/tmp\/own$/m);
+    // An exec'd shell that exits gives the terminal back to the container's own shell (before: it stayed on the
+    // ended process, and typing went nowhere).
+    await page.click("#exec");
+    await waitFor(/\(exec\)/);
+    await page.click("#terminal");
+    await page.keyboard.type("exit\n");
+    await page.waitForFunction(() => /exec'd shell exited \(code 0\): back to container/.test(document.getElementById("status")!.textContent ?? ""), null, { timeout: 30_000 });
+    await page.click("#terminal");
+    assert.match(await type("echo again-$$"), /^again-1$/m);
     assert.deepEqual(errors, []);
   });
 

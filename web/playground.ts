@@ -151,6 +151,14 @@ async function follow(attachment: Attachment): Promise<void> {
   }
   const { exitCode } = await attachment.proc.wait();
   show(encoder.encode(`\r\n[process exited with code ${exitCode}]\r\n`));
+  // An exec'd shell that ends gives the terminal back to its container's own shell, as leaving `docker exec` gives
+  // the prompt back (it stayed on the ended process, typing going nowhere).
+  const { container } = attachment;
+  if (state.attached === attachment && attachment.proc !== container && container.running && state.attachments.has(container)) {
+    state.attachments.delete(attachment.proc);
+    attach(container, container);
+    status(`the exec'd shell exited (code ${exitCode}): back to container ${container.id.slice(0, 12)}'s own shell`);
+  }
 }
 
 async function runShell(): Promise<void> {
