@@ -10,7 +10,7 @@
 import { lstatSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { join, posix } from "node:path";
 import { UsageError } from "../errors.js";
-import { archiveCompression, decompress, layerLimits, limitExpansion } from "../image/compression.js";
+import { decompress, layerLimits, limitExpansion, sniffCompression } from "../image/compression.js";
 import { readTar } from "../image/tar.js";
 import { unpackLayer } from "../image/unpack.js";
 import { ownTempPrefix } from "../temp-names.js";
@@ -39,22 +39,11 @@ function isTar(data: Buffer): boolean {
  */
 export async function stdinBuild(input: AsyncIterable<Buffer>, file: string | undefined, dataDir: string): Promise<StdinBuild> {
   // Enough of the head to tell a tar (its magic at byte 257) or a compression from a Dockerfile.
-  const it = input[Symbol.asyncIterator]();
-  const held: Buffer[] = [];
-  let length = 0;
-  let ended = false;
-  while (length < 512 && !ended) {
-    const r = await it.next();
-    if (r.done) ended = true;
-    else (held.push(Buffer.from(r.value)), (length += r.value.length));
-  }
-  const head = Buffer.concat(held);
-  let read = head.length;
+  const { kind: compression, head, data } = await sniffCompression(input, 512);
+  let read = 0;
   const whole = (async function* () {
-    yield head;
-    if (!ended) for (let r = await it.next(); !r.done; r = await it.next()) (read += r.value.length), yield Buffer.from(r.value);
+    for await (const chunk of data) (read += chunk.length), yield chunk;
   })();
-  const compression = archiveCompression(head);
   // A compressed archive is unpacked as it inflates, within the layers' limits (a bomb stops there; its ratio is
   // taken against the compressed bytes read so far).
   const archive: AsyncIterable<Buffer> | undefined =

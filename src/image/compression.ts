@@ -57,15 +57,15 @@ export function archiveCompression(head: Uint8Array): ArchiveCompression {
 }
 
 /**
- * A whole archive's stream, its compression read from its first bytes (held back until there are enough),
- * and whether it had any bytes at all. `data` yields every byte, the first ones included.
+ * A whole archive's stream, its compression read from its first bytes (held back until there are enough: six, or
+ * `atLeast`), and whether it had any bytes at all. `data` yields every byte, the first ones (`head`) included.
  */
-export async function sniffCompression(source: AsyncIterable<Buffer>): Promise<{ kind: ArchiveCompression; empty: boolean; data: AsyncIterable<Buffer> }> {
+export async function sniffCompression(source: AsyncIterable<Buffer>, atLeast = 6): Promise<{ kind: ArchiveCompression; empty: boolean; head: Buffer; data: AsyncIterable<Buffer> }> {
   const it = source[Symbol.asyncIterator]();
   const held: Buffer[] = [];
   let length = 0;
   let ended = false;
-  while (length < 6) {
+  while (length < atLeast) {
     const r = await it.next();
     if (r.done) {
       ended = true;
@@ -79,7 +79,7 @@ export async function sniffCompression(source: AsyncIterable<Buffer>): Promise<{
     if (head.length > 0) yield head;
     if (!ended) for (let r = await it.next(); !r.done; r = await it.next()) yield Buffer.from(r.value);
   })();
-  return { kind: archiveCompression(head), empty: head.length === 0, data };
+  return { kind: archiveCompression(head), empty: head.length === 0, head, data };
 }
 
 /** The host lacks the tool a compression needs: the message names the package to install. */
