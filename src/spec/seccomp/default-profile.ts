@@ -64,7 +64,7 @@ const personality = (value: number) => ({
 
 /**
  * mount and its kin, which docker's profile gives with CAP_SYS_ADMIN. Where the container's root is the host's (root
- * without --userns=auto), they are withheld from the default profile even then (`withoutMounts`): a `umount
+ * without --userns=auto), they are withheld from the default profile even then (security.ts `withholdsMounts`): a `umount
  * /proc/sys` (or a fresh procfs mounted) leaves the kernel's settings writable to that root, and its
  * `kernel.core_pattern` runs a program of the container's as the host's root — docker's AppArmor profile refuses
  * mounts for that reason, and tsbox has no LSM. Rootless and --userns=auto, the container's root is nobody on the host.
