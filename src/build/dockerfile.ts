@@ -6,6 +6,7 @@
  * error names the line, as docker's "dockerfile parse error on line N" does.
  */
 import { BuildError } from "./build-error.js";
+import { type Glob, globOf, matchEnds } from "./patterns.js";
 
 export interface Instruction {
   /** Upper case: FROM, RUN, COPY, … */
@@ -364,66 +365,6 @@ function trimOrReplace(text: string, i: number, j: number, name: string, vars: R
   }
   emit(result);
   return k;
-}
-
-/** A shell pattern, one element per character it matches (a star: any run of them). */
-type Glob = ({ literal: string } | { any: true } | { star: true } | { set: string; negated: boolean })[];
-
-/** Pattern text (unquoted) as a Glob: the shell's `*`, `?` and `[…]` (`[!…]`, `[^…]` negated, ranges `a-z`). */
-function globOf(text: string): Glob {
-  const out: Glob = [];
-  for (let n = 0; n < text.length; n++) {
-    const c = text[n]!;
-    const close = c === "[" ? text.indexOf("]", n + 2) : -1;
-    if (c === "*") out.push({ star: true });
-    else if (c === "?") out.push({ any: true });
-    else if (close > 0) {
-      const inside = text.slice(n + 1, close);
-      const negated = inside.startsWith("!") || inside.startsWith("^");
-      out.push({ set: negated ? inside.slice(1) : inside, negated });
-      n = close;
-    } else out.push({ literal: c });
-  }
-  return out;
-}
-
-function inSet(set: string, c: string): boolean {
-  for (let n = 0; n < set.length; n++) {
-    if (set[n + 1] === "-" && n + 2 < set.length) {
-      if (c >= set[n]! && c <= set[n + 2]!) return true;
-      n += 2;
-    } else if (set[n] === c) return true;
-  }
-  return false;
-}
-
-/**
- * For each index e of `value` (from `from` on), whether `value.slice(from, e)` matches `pattern` whole: one pass
- * of the pattern's states over the characters (no backtracking, so no pattern takes long: `*a*a*a*b` over a long
- * value hung a regular expression's match).
- */
-function matchEnds(pattern: Glob, value: string, from: number): boolean[] {
-  const ends: boolean[] = new Array(value.length + 1).fill(false);
-  // States: how much of the pattern is matched; a star may match nothing, so its state also holds the next.
-  const close = (states: Set<number>) => {
-    for (const s of [...states]) for (let t = s; t < pattern.length && "star" in pattern[t]!; t++) states.add(t + 1);
-    return states;
-  };
-  let states = close(new Set([0]));
-  for (let e = from; ; e++) {
-    if (states.has(pattern.length)) ends[e] = true;
-    if (e === value.length || states.size === 0) break;
-    const c = value[e]!;
-    const next = new Set<number>();
-    for (const s of states) {
-      const p = pattern[s];
-      if (p === undefined) continue;
-      if ("star" in p) next.add(s);
-      else if ("any" in p || ("literal" in p && p.literal === c) || ("set" in p && inSet(p.set, c) !== p.negated)) next.add(s + 1);
-    }
-    states = close(next);
-  }
-  return ends;
 }
 
 /**
