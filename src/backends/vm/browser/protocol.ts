@@ -27,7 +27,8 @@ export interface GuestSources {
 }
 
 /** When to run a throwaway container after a restore, so v86's JIT has compiled the container path. */
-export type WarmUp = "before-ready" | "after-ready" | "off";
+export const WARM_UPS = ["before-ready", "after-ready", "off"] as const;
+export type WarmUp = (typeof WARM_UPS)[number];
 
 export interface StartRequest {
   type: "start";

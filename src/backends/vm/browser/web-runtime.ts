@@ -19,7 +19,7 @@ import type { PullEvent } from "../../../image/registry/pull-image.js";
 import type { RunOptions } from "../../../spec/run-options.js";
 import { checkPageOptions, checkRunOptionTypes, describeValue } from "../../../spec/run-options-check.js";
 import { LIST_KINDS, LOAD_KINDS, PULL_KINDS, REMOVE_IMAGE_KINDS, REMOVE_KINDS, type RemoveImageOptions } from "../../../verb-options.js";
-import type { BrowserImageSummary, CallName, Calls, GuestSources, GuestStats, PageMessage, ProgressEvent, RunRequest, WarmUp, WorkerMessage } from "./protocol.js";
+import { type BrowserImageSummary, type CallName, type Calls, type GuestSources, type GuestStats, type PageMessage, type ProgressEvent, type RunRequest, WARM_UPS, type WarmUp, type WorkerMessage } from "./protocol.js";
 import { reviveError } from "./revive-error.js";
 import { stateFilesDir } from "./state-files.js";
 import { Container } from "./web-container.js";
@@ -141,7 +141,7 @@ export class Runtime {
     if (options.backend !== undefined && options.backend !== "vm" && options.backend !== "auto") {
       throw new UsageError(`backend "${String(options.backend)}" is not available in a browser: only the vm backend runs there`);
     }
-    if (options.warmUp !== undefined && options.warmUp !== "before-ready" && options.warmUp !== "after-ready" && options.warmUp !== "off") {
+    if (options.warmUp !== undefined && !(WARM_UPS as readonly unknown[]).includes(options.warmUp)) {
       throw new UsageError(`warmUp: expected "before-ready", "after-ready" or "off", got ${describeValue(options.warmUp)}`);
     }
     if (options.config !== undefined) checkMachineConfig(options.config);
