@@ -44,10 +44,9 @@ export function rootIsHostRoot(uidMappings: readonly IdMapping[], usernsAuto: bo
  * Whether the default profile withholds mount and its kin from a container that has CAP_SYS_ADMIN, because its root
  * is the host's (default-profile.ts MOUNT_ENTRY says why): the caller warns, so a failed `mount` has its reason.
  */
-export function withholdsMounts(options: SecurityOptions, hostRoot: boolean): boolean {
+export function withholdsMounts(options: SecurityOptions, hostRoot: boolean, caps?: string[]): boolean {
   if (!hostRoot || options.privileged === true || !(options.seccomp === undefined || options.seccomp === "default")) return false;
-  const caps = tweakCapabilities(DEFAULT_CAPABILITIES, options.capAdd ?? [], options.capDrop ?? []);
-  return caps.includes("CAP_SYS_ADMIN");
+  return (caps ?? tweakCapabilities(DEFAULT_CAPABILITIES, options.capAdd ?? [], options.capDrop ?? [])).includes("CAP_SYS_ADMIN");
 }
 
 /** withholdsMounts's warning. */
@@ -66,7 +65,7 @@ export function securitySettings(options: SecurityOptions, target: SecurityTarge
   if (options.noNewPrivileges !== undefined && typeof options.noNewPrivileges !== "boolean") {
     throw new UsageError("noNewPrivileges must be true or false");
   }
-  const profile = privileged ? undefined : withholdsMounts(options, hostRoot) ? DEFAULT_PROFILE_WITHOUT_MOUNTS : seccompProfile(options.seccomp);
+  const profile = privileged ? undefined : withholdsMounts(options, hostRoot, caps) ? DEFAULT_PROFILE_WITHOUT_MOUNTS : seccompProfile(options.seccomp);
   const unmasked = privileged || options.systemPaths === "unconfined";
   return {
     capabilities,
