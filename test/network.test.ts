@@ -203,10 +203,59 @@ for (const who of identities()) {
     it("reaches a server on the host side as host.tsbox.internal", async () => {
       const r = await run(["run", "--rm", "--add-host", "host.tsbox.internal:host-gateway", "busybox", "sh", "-c", `grep host.tsbox.internal /etc/hosts; wget -q -O - http://host.tsbox.internal:${hostPort}/`]);
       assert.equal(r.code, 0, r.stderr);
-      // As root the host is the bridge's gateway; rootless, the user-mode network's address for the host's loopback.
-      const expected = who.name === "root" ? "10.88.0.1" : "10.0.2.2";
+      // As root the host is the bridge's gateway; rootless, the host's own address (its loopback is closed: below).
+      const expected = who.name === "root" ? "10.88.0.1" : TestNetns.address;
       assert.match(r.stdout, new RegExp(`^${expected.replace(/\./g, "\\.")}\\thost\\.tsbox\\.internal$`, "m"));
       assert.match(r.stdout, /hello from the host/);
+    });
+
+    it("this host's loopback is closed to containers unless TSBOX_HOST_LOOPBACK=1 opens it at 10.0.2.2 (rootless); a running rootless network keeps its setting", async () => {
+      // A server for this host's own users (bound to 127.0.0.1): before, every rootless container reached it at 10.0.2.2.
+      const local = ns.spawn([process.execPath, "-e", "require('http').createServer((q, r) => r.end('loopback only\\n')).listen(0, '127.0.0.1', function () { console.log(this.address().port) })"]);
+      try {
+        const port = await new Promise<number>((resolve, reject) => {
+          local.stdout!.setEncoding("utf8").once("data", (d: string) => resolve(Number(d.trim())));
+          local.once("exit", () => reject(new Error("the loopback server did not start")));
+        });
+        // 10.0.2.2 is the user-mode network's (as root, no route leads there: only host-gateway is tried).
+        const targets = who.name === "root" ? ["host.tsbox.internal"] : ["10.0.2.2", "host.tsbox.internal"];
+        const script = `grep host.tsbox.internal /etc/hosts; for t in ${targets.join(" ")}; do timeout -s KILL 5 wget -q -O - http://$t:${port}/; echo "$t exit=$?"; done`;
+        const probe = async (env: Record<string, string>) => {
+          const r = await run(["run", "--rm", "--add-host", "host.tsbox.internal:host-gateway", "busybox", "sh", "-c", script], env);
+          assert.equal(r.code, 0, r.stderr);
+          return r.stdout;
+        };
+        // Refused, unreachable, or (pasta's 10.0.2.2) nothing answering until the timeout: never an answer.
+        const closed = (gateway: string) => new RegExp(`^${gateway.replace(/\./g, "\\.")}\thost\\.tsbox\\.internal\n${targets.map((t) => `${t.replace(/\./g, "\\.")} exit=[1-9]\\d*\n`).join("")}$`);
+        const rootGateway = "10.88.0.1";
+        assert.match(await probe({}), closed(who.name === "root" ? rootGateway : TestNetns.address));
+        if (who.name === "root") {
+          // Root's bridges never led to the loopback: the setting is theirs already, and changes nothing.
+          assert.match(await probe({ TSBOX_HOST_LOOPBACK: "1" }), closed(rootGateway));
+          return;
+        }
+        // pasta closes it too (its --no-map-gw: 10.0.2.2 is then an address out there, which leads nowhere here).
+        assert.match(await probe({ TSBOX_ROOTLESS_NETWORK: "pasta" }), closed(TestNetns.address));
+        // A namespace running with it closed keeps it so while it has containers: a run asking for it open is refused.
+        const name = `loop-${who.name}`;
+        assert.equal((await run(["run", "-d", "--name", name, "busybox", "sleep", "600"])).code, 0);
+        try {
+          const holderFile = join(who.dataDir, "rootless-netns", "holder.json");
+          assert.equal(JSON.parse(readFileSync(holderFile, "utf8")).hostLoopback, false);
+          const refused = await run(["run", "--rm", "busybox", "true"], { TSBOX_HOST_LOOPBACK: "1" });
+          assert.equal(refused.code, 125);
+          assert.match(refused.stderr, /the rootless network namespace \(holder pid \d+\) has the host's loopback closed to its containers, and this one asks to run with it \(\$TSBOX_HOST_LOOPBACK\): stop the containers of the rootless network/);
+        } finally {
+          assert.equal((await run(["rm", "-f", name])).code, 0);
+        }
+        const open = await probe({ TSBOX_HOST_LOOPBACK: "1" });
+        assert.equal(open, `10.0.2.2\thost.tsbox.internal\nloopback only\n10.0.2.2 exit=0\nloopback only\nhost.tsbox.internal exit=0\n`);
+        const bad = await run(["run", "--rm", "busybox", "true"], { TSBOX_HOST_LOOPBACK: "sometimes" });
+        assert.equal(bad.code, 125);
+        assert.match(bad.stderr, /^tsbox: TSBOX_HOST_LOOPBACK=sometimes: expected 1 /);
+      } finally {
+        local.kill("SIGKILL");
+      }
     });
 
     it("downloads 8 MiB from a server beyond the host (through pasta, rootless: its window updates are not answered with a reset)", async () => {
@@ -613,7 +662,7 @@ for (const who of identities()) {
           assert.match(other.stdout, /^exit=[1-9]\d*\n$/, `reached from ${from}: ${other.stdout}`);
         }
         // Its published port is the way in from other networks, as docker documents: through the host's address
-        // (as root DNATed from one bridge to the other; rootless the proxy on the host, 10.0.2.2 from inside).
+        // (as root DNATed from one bridge to the other; rootless the proxy on the host).
         // Nor are its names: b's DNS server answers on b's gateway, an address every container reaches, but only
         // what comes through b's bridge (it told a's containers, and the default bridge's, b's names).
         const gateway = (await run(["network", "inspect", "-f", "{{(index .IPAM.Config 0).Gateway}}", b])).stdout.trim();
@@ -624,7 +673,7 @@ for (const who of identities()) {
           assert.match(dns.stdout, /exit=[1-9]\d*\n$/, `b's names from ${from}`);
         }
         const port = (await publishedAddress(run, "iso-srv", "80", "0.0.0.0")).split(":")[1];
-        const hostIp = who.name === "root" ? "198.51.100.2" : "10.0.2.2";
+        const hostIp = TestNetns.address;
         for (const from of [a, "bridge"]) {
           const published = await run(["run", "--rm", "--network", from, "busybox", "sh", "-c", `timeout -s KILL 5 wget -q -O - http://${hostIp}:${port}/; echo exit=$?`]);
           assert.equal(published.stdout, "reached\nexit=0\n", `the published port from ${from}`);
@@ -1260,7 +1309,7 @@ for (const who of identities()) {
       const kept = holder();
       assert.ok(kept && processStartTime(kept.pid) === String(kept.start), "the holder outlives its only container");
       assert.equal(kept.idleSeconds, 3);
-      const second = await run(["run", "--rm", "busybox", "sh", "-c", `wget -q -O - http://10.0.2.2:${hostPort}/`], { TSBOX_ROOTLESS_NETWORK_IDLE: "3" });
+      const second = await run(["run", "--rm", "busybox", "sh", "-c", `wget -q -O - http://${TestNetns.address}:${hostPort}/`], { TSBOX_ROOTLESS_NETWORK_IDLE: "3" });
       assert.equal(second.code, 0, second.stderr);
       assert.match(second.stdout, /hello from the host/, "the reused network reaches the host");
       assert.equal(holder()?.pid, kept.pid, "the second run joined the same holder");
@@ -1270,7 +1319,7 @@ for (const who of identities()) {
       assert.equal((await run(["run", "--rm", "busybox", "true"], { TSBOX_ROOTLESS_NETWORK_IDLE: "600", TSBOX_ROOTLESS_NETWORK: "pasta" })).code, 0);
       const pasta = holder();
       assert.ok(pasta && pasta.pid !== kept.pid, "a new holder after the old one retired");
-      const other = await run(["run", "--rm", "busybox", "sh", "-c", `wget -q -O - http://10.0.2.2:${hostPort}/`], { TSBOX_ROOTLESS_NETWORK_IDLE: "600", TSBOX_ROOTLESS_NETWORK: "slirp4netns" });
+      const other = await run(["run", "--rm", "busybox", "sh", "-c", `wget -q -O - http://${TestNetns.address}:${hostPort}/`], { TSBOX_ROOTLESS_NETWORK_IDLE: "600", TSBOX_ROOTLESS_NETWORK: "slirp4netns" });
       assert.equal(other.code, 0, other.stderr);
       assert.match(other.stdout, /hello from the host/);
       const long = holder();
@@ -1296,7 +1345,7 @@ for (const who of identities()) {
         assert.match(refused.stderr, /the rootless network's helper \((pasta|slirp4netns) and its netns holder, pid \d+\) died while containers ran in it: .*stop them all/);
         assert.equal((await run(["rm", "-f", "cut-off"])).code, 0);
         assert.doesNotMatch((await run(["info"])).stderr, /died under running containers/);
-        const again = await run(["run", "--rm", "busybox", "sh", "-c", `wget -q -O - http://10.0.2.2:${hostPort}/`]);
+        const again = await run(["run", "--rm", "busybox", "sh", "-c", `wget -q -O - http://${TestNetns.address}:${hostPort}/`]);
         assert.equal(again.code, 0, again.stderr);
         assert.match(again.stdout, /hello from the host/, "once they are gone the next run makes a new helper");
         // The namespace's process and the helper alone killed: the holder ends by itself. Before, it removed its

@@ -7,11 +7,12 @@ import assert from "node:assert/strict";
 import { DEFAULT_IDLE_SECONDS, rootlessNetwork } from "../src/network/rootless.js";
 import { UsageError } from "../src/errors.js";
 import { onPath } from "../src/on-path.js";
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { networkLines, networkReport } from "../src/network/host-report.js";
+import { hostAddress, hostLoopbackAllowed, userModeHostGateway } from "../src/network/host-loopback.js";
 import { processStartTime } from "../src/containers/state.js";
 
 const env = (vars: Record<string, string>) => ({ PATH: process.env.PATH ?? "/usr/bin:/bin", ...vars });
@@ -54,13 +55,38 @@ test("tsbox info names the helper the running namespace uses when it is not toda
     writeFileSync(join(dir, "holder.json"), JSON.stringify({ pid: holder.pid, start: Number(processStartTime(holder.pid!)), helper: "pasta" }));
     const report = networkReport(true, env({ TSBOX_ROOTLESS_NETWORK: "slirp4netns" }), dir);
     assert.equal(report.rootlessRunning, "pasta");
-    const line = networkLines({ ...report, rootlessHelper: "slirp4netns", rootlessReason: "TSBOX_ROOTLESS_NETWORK=slirp4netns" }, true).line;
-    assert.match(line, /rootless through slirp4netns \(TSBOX_ROOTLESS_NETWORK=slirp4netns, kept 60 s after the last container\); the running namespace still uses pasta \(started so earlier\), until its last container stops$/);
-    assert.doesNotMatch(networkLines({ ...report, rootlessHelper: "pasta", rootlessReason: "pasta is installed" }, true).line, /still uses/);
+    const line = networkLines({ ...report, rootlessHelper: "slirp4netns", rootlessReason: "TSBOX_ROOTLESS_NETWORK=slirp4netns" }, true, env({})).line;
+    assert.match(line, /rootless through slirp4netns \(TSBOX_ROOTLESS_NETWORK=slirp4netns, kept 60 s after the last container\); the running namespace still uses pasta \(started so earlier\), until its last container stops; /);
+    assert.doesNotMatch(networkLines({ ...report, rootlessHelper: "pasta", rootlessReason: "pasta is installed" }, true, env({})).line, /still uses/);
   } finally {
     holder.kill("SIGKILL");
     await new Promise((resolve) => holder.on("close", resolve));
   }
   assert.equal(networkReport(true, env({}), dir).rootlessRunning, null, "a holder that is gone runs nothing");
   rmSync(dir, { recursive: true, force: true });
+});
+
+test("this host's loopback is closed to containers of user-mode networks unless TSBOX_HOST_LOOPBACK=1; host-gateway is then this host's own address", () => {
+  for (const off of [undefined, "", "0", "false", "no", " NO "]) assert.equal(hostLoopbackAllowed(env(off === undefined ? {} : { TSBOX_HOST_LOOPBACK: off })), false, String(off));
+  for (const on of ["1", "true", "yes", "True"]) assert.equal(hostLoopbackAllowed(env({ TSBOX_HOST_LOOPBACK: on })), true, on);
+  for (const bad of ["2", "on", "allow"]) {
+    assert.throws(() => hostLoopbackAllowed(env({ TSBOX_HOST_LOOPBACK: bad })), (e: unknown) => e instanceof UsageError && e.message.startsWith(`TSBOX_HOST_LOOPBACK=${bad}: expected 1 `));
+  }
+  assert.deepEqual(userModeHostGateway("10.0.2.2", env({ TSBOX_HOST_LOOPBACK: "1" })), { address: "10.0.2.2" });
+  const own = hostAddress();
+  assert.deepEqual(userModeHostGateway("10.0.2.2", env({})), own === undefined ? { reason: "this host has no address but its loopback, which containers of user-mode networks reach only with TSBOX_HOST_LOOPBACK=1" } : { address: own });
+  if (own !== undefined) {
+    assert.doesNotMatch(own, /^127\./);
+    // The default route's interface's, where there is one (the kernel's pick for an address out there).
+    const route = spawnSync("ip", ["-4", "-o", "route", "get", "1.1.1.1"], { encoding: "utf8" }).stdout ?? "";
+    const src = /\bsrc (\S+)/.exec(route)?.[1];
+    if (src && !src.startsWith("127.")) assert.equal(own, src);
+  }
+  const report = networkReport(true, env({}));
+  assert.equal(report.hostLoopback, false);
+  if (report.rootlessHelper) {
+    assert.match(networkLines(report, true, env({})).line, /; this host's loopback closed to containers \(TSBOX_HOST_LOOPBACK=1 opens it at 10\.0\.2\.2\)$/);
+    assert.match(networkLines(report, true, env({ TSBOX_HOST_LOOPBACK: "1" })).line, /; this host's loopback open to containers at 10\.0\.2\.2 \(TSBOX_HOST_LOOPBACK=1\)$/);
+  }
+  assert.equal(networkReport(true, env({ TSBOX_HOST_LOOPBACK: "maybe" })).hostLoopback, null, "info goes on, its line says why");
 });

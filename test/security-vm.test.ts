@@ -21,6 +21,7 @@ import { AgentLink } from "../src/backends/vm/node/agent-link.js";
 import { encodeFrame, FrameDecoder, FrameType } from "../src/backends/vm/core/frame.js";
 import { hostNaming, startInGuest } from "../src/backends/vm/node/container-run.js";
 import { MAX_DIALS, MAX_LOOKUPS, serveOutbound } from "../src/backends/vm/node/outbound.js";
+import { hostAddress } from "../src/network/host-loopback.js";
 import specFull from "./fixtures/contract/spec-full.json" with { type: "json" };
 import { Errno } from "../src/backends/vm/core/p9/errno.js";
 import { NodeFs } from "../src/backends/vm/node/p9/node-fs.js";
@@ -496,7 +497,7 @@ describe("vm way out: a hostile guest's dial and resolve events (no guest)", () 
     let accepted = 0;
     server.on("connection", () => accepted++);
     const { link, requests } = scriptedGuest();
-    serveOutbound(link);
+    serveOutbound(link, { hostLoopback: true });
     const dialAndAsk = (n: number) => {
       link.receive(event({ event: "dial", dial: n, ip: "10.0.2.2", port }));
       link.receive(event({ event: "resolve", query: n, name: "localhost" }));
@@ -535,11 +536,11 @@ describe("vm way out: a hostile guest's dial and resolve events (no guest)", () 
     await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
     const port = (server.address() as { port: number }).port;
     const { link, requests } = scriptedGuest();
-    serveOutbound(link);
+    serveOutbound(link, { hostLoopback: true });
     try {
       await link.request("create", { cid: "a", spec: { network: network("bridge", false) } });
       const n = MAX_DIALS + 50;
-      for (let i = 0; i < n; i++) link.receive(event({ event: "dial", dial: i, ip: "127.0.0.1", port }));
+      for (let i = 0; i < n; i++) link.receive(event({ event: "dial", dial: i, ip: "10.0.2.2", port }));
       for (let i = 0; i < MAX_LOOKUPS + 10; i++) link.receive(event({ event: "resolve", query: i, name: "localhost" }));
       await until(() => answers(requests, "dialed").length === n && answers(requests, "resolved").length === MAX_LOOKUPS + 10);
       const refused = answers(requests, "dialed").filter((r) => r.error !== undefined);
@@ -553,7 +554,7 @@ describe("vm way out: a hostile guest's dial and resolve events (no guest)", () 
       // the host's end is half-open (a server's FIN ends only its direction, and the scripted guest never ends its own).
       held.pop()!.resetAndDestroy();
       for (let i = n; held.length < MAX_DIALS; i++) {
-        link.receive(event({ event: "dial", dial: i, ip: "127.0.0.1", port }));
+        link.receive(event({ event: "dial", dial: i, ip: "10.0.2.2", port }));
         await until(() => answers(requests, "dialed").length === i + 1);
         const answer = answers(requests, "dialed")[i]!;
         if (answer.error !== undefined) assert.equal(answer.error, `too many connections out of the vm guest at once (${MAX_DIALS})`);
@@ -562,6 +563,37 @@ describe("vm way out: a hostile guest's dial and resolve events (no guest)", () 
     } finally {
       link.close(new Error("done"));
       for (const c of held) c.destroy();
+      server.close();
+    }
+  });
+  it("this host's loopback is closed to the guest unless the user opens it: 10.0.2.2 and any loopback or unspecified address a guest names are refused, this host's own address is dialed", async () => {
+    const accepted: string[] = [];
+    const server = createServer((c) => {
+      accepted.push(c.localAddress ?? "");
+      c.destroy();
+    });
+    await new Promise<void>((r) => server.listen(0, "0.0.0.0", r));
+    const port = (server.address() as { port: number }).port;
+    const { link, requests } = scriptedGuest();
+    serveOutbound(link, { hostLoopback: false });
+    try {
+      await link.request("create", { cid: "a", spec: { network: network("bridge", false) } });
+      // Before: every one of them reached the server (10.0.2.2 was this host's 127.0.0.1, the others were dialed as named).
+      const closed = ["10.0.2.2", "127.0.0.1", "127.1.2.3", "0.0.0.0", "0.1.2.3", "::1", "::", "::ffff:127.0.0.1", "localhost", "10.0.2.2 "];
+      closed.forEach((ip, i) => link.receive(event({ event: "dial", dial: i, ip, port })));
+      await until(() => answers(requests, "dialed").length === closed.length);
+      const errors = answers(requests, "dialed").map((r) => r.error);
+      // Refused as a closed port is: the container's connect() fails at once.
+      assert.deepEqual(errors, closed.map(() => "ECONNREFUSED"));
+      const own = hostAddress();
+      if (own !== undefined) {
+        link.receive(event({ event: "dial", dial: 100, ip: own, port }));
+        await until(() => accepted.length === 1);
+        assert.deepEqual(accepted, [own]);
+      }
+      assert.equal(accepted.length, own === undefined ? 0 : 1);
+    } finally {
+      link.close(new Error("done"));
       server.close();
     }
   });

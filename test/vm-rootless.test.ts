@@ -89,7 +89,8 @@ describe("vm backend as an unprivileged user", { skip: vmSkip }, () => {
         assert.match(text, /^kernel: +6\.1\.\d+ i686 \(the guest's; this host: /m);
         assert.match(text, /^cgroup: +v2$/m);
         assert.doesNotMatch(text, /^cgroups (root|you):/m);
-        assert.match(text, /^network: +the guest's bridges.*; outbound TCP and DNS go through this host \(its loopback is 10\.0\.2\.2 and host-gateway\)$/m);
+        assert.match(text, /^network: +the guest's bridges.*; outbound TCP and DNS go through this host; this host's loopback closed to containers \(TSBOX_HOST_LOOPBACK=1 opens it at 10\.0\.2\.2\)$/m);
+        assert.equal((JSON.parse((await ok(["info", "--json"])).stdout) as { network: { hostLoopback: boolean } }).network.hostLoopback, false);
         assert.equal((await ok(["info", "-f", "{{.CgroupVersion}} {{.Architecture}} {{.CgroupDriver}} {{.OperatingSystem}}"])).stdout, "2 i686 cgroupfs tsbox vm guest\n");
         // What the vm backend does not do is a warning line of the CLI's, not Node's "(node:PID) TsboxWarning".
         const hc = await ok(["create", "--name", "no-health", "--health-cmd", "true", "busybox", "true"]);

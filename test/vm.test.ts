@@ -392,6 +392,11 @@ describe("vm backend", { skip: vmSkip }, () => {
       const b = up();
       assert.ok(a > 0 && b > a, `uptimes ${a}, ${b}`);
       assert.equal(cli("run", "--rm", "busybox", "sh", "-c", "exit 5").status, 5);
+      // Its guest's way out keeps the loopback setting it started with (closed): a run asking for it open is refused.
+      assert.equal(JSON.parse(cli("vm", "status", "--json").stdout).hostLoopback, false);
+      const open = spawnSync(process.execPath, [cliPath, "run", "--rm", "busybox", "true"], { env: { ...env, TSBOX_HOST_LOOPBACK: "1" }, encoding: "utf8", timeout: 60_000 });
+      assert.equal(open.status, 125);
+      assert.match(open.stderr, /^tsbox: the vm daemon \(pid \d+\) runs with this host's loopback closed to its containers, and this command asks for it open \(\$TSBOX_HOST_LOOPBACK\): stop it with tsbox vm stop/);
     } finally {
       assert.equal(cli("vm", "stop").status, 0);
     }
@@ -468,7 +473,7 @@ describe("vm backend", { skip: vmSkip }, () => {
   });
 
   it("says clearly when the guest does not come up in time", async () => {
-    await assert.rejects(Machine.boot(loadVmImages(), DEFAULT_CONFIG, 300), /the vm guest did not start its agent within 0\.3 s/);
+    await assert.rejects(Machine.boot(loadVmImages(), DEFAULT_CONFIG, { hostLoopback: false }, 300), /the vm guest did not start its agent within 0\.3 s/);
   });
 });
 

@@ -132,6 +132,7 @@ Exit codes: run/create: 125 tsbox failed, 126 cannot execute, 127 not found, els
 other commands: 1 failed (exec: the command's, 126, 127), 125 a usage error.
 Environment: TSBOX_DATA_DIR (images, containers, volumes; default $XDG_DATA_HOME/tsbox or ~/.local/share/tsbox),
 TSBOX_BACKEND (native, vm or auto), TSBOX_NETWORK (the default network), TSBOX_ROOTLESS_NETWORK (pasta or slirp4netns),
+TSBOX_HOST_LOOPBACK=1 (rootless and vm containers reach this host's loopback at 10.0.2.2; closed by default),
 TSBOX_RUN_CACHE=0 (every run prepares its container in full: no replay of an earlier run's plan),
 TSBOX_NEST_IDLE (seconds a rootless user's id-map holder stays unused, default 60; 0: none, each run runs newuidmap).
 `;

@@ -18,6 +18,7 @@ import { loadAddonSync, type NativeAddon } from "../backends/native/addon.js";
 import type { RunOptions } from "../spec/run-options.js";
 import type { ContainerSpec } from "../spec/container-spec.js";
 import { generatedName } from "./generated-name.js";
+import { namesHostGateway } from "../network/plan.js";
 import { checkContainerName } from "./names.js";
 import { planOfBundle } from "./run-plan.js";
 import { traceMark } from "../trace-mark.js";
@@ -71,8 +72,10 @@ export class PlanCache {
     if (UNPLANNED.some((k) => options[k] !== undefined) || options.pull === "always" || typeof options.seccomp === "object") return undefined;
     if ([options.ipc, options.pid, options.network].some((v) => typeof v === "string" && v.startsWith("container:"))) return undefined;
     if (options.name !== undefined && typeof options.name !== "string") return undefined;
-    // A command given replaces the plan's; none is the image's (its own plan). The spec's cgroup reads two variables.
-    const env = [process.env.TSBOX_CGROUPS, process.env.TSBOX_CGROUP_PARENT];
+    if (namesHostGateway(options)) return undefined;
+    // A command given replaces the plan's; none is the image's (its own plan). The spec reads these variables: the
+    // cgroup two, a rootless network three (its helper, idle stay, and whether the host's loopback is open).
+    const env = ["TSBOX_CGROUPS", "TSBOX_CGROUP_PARENT", "TSBOX_ROOTLESS_NETWORK", "TSBOX_ROOTLESS_NETWORK_IDLE", "TSBOX_HOST_LOOPBACK"].map((v) => process.env[v]);
     return JSON.stringify([{ ...options, name: undefined, cmd: options.cmd && options.cmd.length > 0 ? true : options.cmd }, env]);
   }
 

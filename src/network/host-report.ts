@@ -5,6 +5,8 @@
  * ports (`iptables`, nf_tables or legacy: what it reports).
  */
 import { spawnSync } from "node:child_process";
+import { errorMessage } from "../errors.js";
+import { HOST_LOOPBACK_VARIABLE, hostLoopbackAllowed } from "./host-loopback.js";
 import { runningRootlessHelper } from "./processes.js";
 import { rootlessNetwork } from "./rootless.js";
 import { DEFAULT_NETWORK } from "./store.js";
@@ -20,6 +22,8 @@ export interface NetworkReport {
   rootlessRunning: string | null;
   /** As root: e.g. "iptables v1.8.9 (nf_tables)", or null when there is none (bridges then have no NAT). */
   firewall: string | null;
+  /** Rootless (and the vm backend): whether containers reach this host's loopback at 10.0.2.2 (host-loopback.ts); null as root, whose bridges never do. */
+  hostLoopback: boolean | null;
 }
 
 /**
@@ -31,14 +35,34 @@ export function networkReport(rootless: boolean, env: NodeJS.ProcessEnv, rootles
   if (rootless) {
     const found = rootlessNetwork(env);
     const running = rootlessDir ? (runningRootlessHelper(rootlessDir) ?? null) : null;
-    return { defaultNetwork, rootlessHelper: found.helper, rootlessReason: found.reason, rootlessIdleSeconds: found.idleSeconds, rootlessRunning: running, firewall: null };
+    return { defaultNetwork, rootlessHelper: found.helper, rootlessReason: found.reason, rootlessIdleSeconds: found.idleSeconds, rootlessRunning: running, firewall: null, hostLoopback: hostLoopbackSetting(env) };
   }
   const v = spawnSync("iptables", ["--version"], { encoding: "utf8", env });
-  return { defaultNetwork, rootlessHelper: null, rootlessReason: null, rootlessIdleSeconds: null, rootlessRunning: null, firewall: v.status === 0 ? v.stdout.trim() : null };
+  return { defaultNetwork, rootlessHelper: null, rootlessReason: null, rootlessIdleSeconds: null, rootlessRunning: null, firewall: v.status === 0 ? v.stdout.trim() : null, hostLoopback: null };
+}
+
+/** `$TSBOX_HOST_LOOPBACK` as a report's field: null when it is not a setting (the network line says why). */
+export function hostLoopbackSetting(env: NodeJS.ProcessEnv): boolean | null {
+  try {
+    return hostLoopbackAllowed(env);
+  } catch {
+    return null; // the line says why
+  }
+}
+
+/** What the network line says of this host's loopback for containers of user-mode networks (rootless, the vm guest). */
+export function hostLoopbackClause(env: NodeJS.ProcessEnv): string {
+  try {
+    return hostLoopbackAllowed(env)
+      ? `this host's loopback open to containers at 10.0.2.2 (${HOST_LOOPBACK_VARIABLE}=1)`
+      : `this host's loopback closed to containers (${HOST_LOOPBACK_VARIABLE}=1 opens it at 10.0.2.2)`;
+  } catch (err) {
+    return errorMessage(err);
+  }
 }
 
 /** The `network:` line of `tsbox info`, and a warning when bridges cannot work here. */
-export function networkLines(r: NetworkReport, rootless: boolean): { line: string; warning?: string } {
+export function networkLines(r: NetworkReport, rootless: boolean, env: NodeJS.ProcessEnv): { line: string; warning?: string } {
   if (rootless) {
     if (r.rootlessHelper) {
       const stays = r.rootlessIdleSeconds ? `, kept ${r.rootlessIdleSeconds} s after the last container` : "";
@@ -46,7 +70,7 @@ export function networkLines(r: NetworkReport, rootless: boolean): { line: strin
       const other = r.rootlessRunning && r.rootlessRunning !== r.rootlessHelper
         ? `; the running namespace still uses ${r.rootlessRunning} (started so earlier), until its last container stops`
         : "";
-      return { line: `network:       default ${r.defaultNetwork}; rootless through ${r.rootlessHelper} (${r.rootlessReason}${stays})${other}` };
+      return { line: `network:       default ${r.defaultNetwork}; rootless through ${r.rootlessHelper} (${r.rootlessReason}${stays})${other}; ${hostLoopbackClause(env)}` };
     }
     return {
       line: `network:       default ${r.defaultNetwork}; rootless bridges unavailable: ${r.rootlessReason}`,

@@ -8,6 +8,7 @@ import { ETC_FILES, etcMount, etcMounts } from "./etc-files.js";
 import { reachableFromBridge, readResolvConf } from "./host-files.js";
 import { parseIPv4 } from "./ipv4.js";
 import { exposedPorts, parsePublish } from "./ports.js";
+import { userModeHostGateway } from "./host-loopback.js";
 import { ROOTLESS_DNS, ROOTLESS_HOST_ADDRESS } from "./rootless.js";
 import { DEFAULT_NETWORK, type NetworkConfig, type NetworkStore } from "./store.js";
 import { option } from "../vocabulary.js";
@@ -125,7 +126,15 @@ export async function planNetwork(inputs: NetworkInputs): Promise<NetworkPlan> {
   }
   const first = attach[0];
   const userMode = inputs.rootless !== null || inputs.userMode === true;
-  const gatewayForHost = mode.kind === "host" ? "127.0.0.1" : !first ? undefined : userMode ? ROOTLESS_HOST_ADDRESS : first.gateway;
+  // The host as the container sees it: on a user-mode network its loopback only where the user allows it.
+  const hostGateway = (text: string): string => {
+    if (mode.kind === "host") return "127.0.0.1";
+    if (!first) throw new UsageError(`--add-host ${text}: host-gateway needs a bridge or host network`);
+    if (!userMode) return first.gateway;
+    const found = userModeHostGateway(ROOTLESS_HOST_ADDRESS);
+    if ("reason" in found) throw new UsageError(`--add-host ${text}: ${found.reason}`);
+    return found.address;
+  };
   // docker's --dns on a user network only sets its embedded DNS's upstream; here resolv.conf names them instead of
   // the network's server (which is shared by the network's containers), so container names stop resolving: said.
   if (options.dns?.length && first?.dns) {
@@ -139,7 +148,7 @@ export async function planNetwork(inputs: NetworkInputs): Promise<NetworkPlan> {
     ...(options.domainname !== undefined ? { domainname: options.domainname } : {}),
     hosts: {
       ...(mode.kind === "host" ? { base: "/etc/hosts" } : {}),
-      extra: (options.addHosts ?? []).map((h) => parseAddHost(h, gatewayForHost)),
+      extra: (options.addHosts ?? []).map((h) => parseAddHost(h, hostGateway)),
     },
     dns: { servers, search: options.dnsSearch ?? hostResolv.search, options: options.dnsOptions ?? hostResolv.options },
     attach,
@@ -244,15 +253,22 @@ export function checkPort(given: Partial<PortMapping>): PortMapping {
   return p;
 }
 
-/** `NAME:IP` (docker also takes `NAME=IP`); `host-gateway` is the host as the container sees it. */
-export function parseAddHost(text: string, hostGateway: string | undefined): { ip: string; names: string[] } {
+/**
+ * Whether a run's /etc/hosts names `host-gateway`, which on a user-mode network is this host's address at the time
+ * (network/host-loopback.ts: a laptop's changes with its network), so a plan of the run must not be replayed.
+ */
+export function namesHostGateway(options: RunOptions): boolean {
+  return (options.addHosts ?? []).some((h) => /^[^:=]*[:=]host-gateway$/.test(h));
+}
+
+/** `NAME:IP` (docker also takes `NAME=IP`); `host-gateway` is the host as the container sees it (`hostGateway` says, or why not). */
+export function parseAddHost(text: string, hostGateway: (text: string) => string): { ip: string; names: string[] } {
   const sep = text.search(/[:=]/);
   const name = sep > 0 ? text.slice(0, sep) : "";
   let ip = sep > 0 ? text.slice(sep + 1) : "";
   if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(name) || ip === "") throw new UsageError(`invalid --add-host "${text}": expected NAME:IP or NAME:host-gateway`);
   if (ip === "host-gateway") {
-    if (hostGateway === undefined) throw new UsageError(`--add-host ${text}: host-gateway needs a bridge or host network`);
-    ip = hostGateway;
+    ip = hostGateway(text);
   } else if (parseIPv4(ip) === undefined && !/^[0-9a-fA-F:]+$/.test(ip)) {
     throw new UsageError(`invalid --add-host "${text}": ${ip} is not an IP address`);
   }

@@ -2,12 +2,13 @@ import { accessSync, constants } from "node:fs";
 import { join } from "node:path";
 import type { NetworkSpec } from "../spec/container-spec.js";
 import { onPath } from "../on-path.js";
+import { hostLoopbackAllowed } from "./host-loopback.js";
 import { wholeSeconds } from "../whole-seconds.js";
 
 /** How a rootless container's bridge reaches the host (native-rs/container/src/net/rootless.rs). */
 export type RootlessHelper = "pasta" | "slirp4netns";
 
-/** Addresses of the user-mode network, the same with both helpers. */
+/** Addresses of the user-mode network, the same with both helpers (the host's loopback only where allowed: host-loopback.ts). */
 export const ROOTLESS_HOST_ADDRESS = "10.0.2.2";
 export const ROOTLESS_DNS = "10.0.2.3";
 
@@ -35,7 +36,7 @@ export function rootlessNetnsDir(dataDir: string): string {
 export function rootlessBridge(dataDir: string, env: NodeJS.ProcessEnv = process.env): { inputs: NonNullable<NetworkSpec["rootless"]> } | { inputs: null; reason: string } {
   const found = rootlessNetwork(env);
   if (!found.helper) return { inputs: null, reason: found.reason };
-  return { inputs: { helper: found.helper, dir: rootlessNetnsDir(dataDir), idleSeconds: found.idleSeconds } };
+  return { inputs: { helper: found.helper, dir: rootlessNetnsDir(dataDir), idleSeconds: found.idleSeconds, hostLoopback: hostLoopbackAllowed(env) } };
 }
 
 function idleSeconds(env: NodeJS.ProcessEnv): number {

@@ -222,7 +222,8 @@ export interface NetworkSpec {
   ports: PortMapping[];
   /** Rootless: the bridges live in the user's network namespace, kept in `dir`, reached through `helper`. */
   /** `idleSeconds`: how long the namespace stays after its last container (absent: 0, it stops with it). */
-  rootless?: { dir: string; helper: "pasta" | "slirp4netns"; idleSeconds?: number };
+  /** `hostLoopback`: 10.0.2.2 leads to the host's loopback (`$TSBOX_HOST_LOOPBACK`; absent: it does not). */
+  rootless?: { dir: string; helper: "pasta" | "slirp4netns"; idleSeconds?: number; hostLoopback?: boolean };
   /**
    * `network connect` of a running container that lost its gateway endpoint (network/gateway.ts): this attachment
    * takes the default route and `ports` although other networks are attached. Absent: only a container on no

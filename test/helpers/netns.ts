@@ -23,6 +23,9 @@ export class TestNetns {
   readonly name: string;
   readonly path: string;
 
+  /** The namespace's own address, on its default route's link: the "host's address" its containers see. */
+  static readonly address = "198.51.100.2";
+
   private constructor(name: string) {
     this.name = name;
     this.path = `/run/netns/${name}`;
@@ -35,7 +38,7 @@ export class TestNetns {
     const ip = (...args: string[]) => execFileSync("ip", ["-n", ns.name, ...args]);
     ip("link", "set", "lo", "up");
     ip("link", "add", "uplink0", "type", "veth", "peer", "name", "uplink1");
-    ip("addr", "add", "198.51.100.2/24", "dev", "uplink0");
+    ip("addr", "add", `${TestNetns.address}/24`, "dev", "uplink0");
     ip("link", "set", "uplink0", "up");
     ip("link", "set", "uplink1", "up");
     ip("route", "add", "default", "via", "198.51.100.1");

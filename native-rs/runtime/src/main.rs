@@ -20,7 +20,7 @@
 //!     (`network prune`: published ports' DNAT rules whose port no socket holds, left by keepers that died unseen)
 //!   tsbox-runtime net-dns --dir DIR --listen IP [--upstream IP]… --ready-fd N
 //!     (internal: a user-defined network's name server, started by its first container)
-//!   tsbox-runtime netns-holder --dir DIR --helper pasta|slirp4netns --uid-map M --gid-map M [--idle-seconds S] --ready-fd N
+//!   tsbox-runtime netns-holder --dir DIR --helper pasta|slirp4netns --uid-map M --gid-map M [--idle-seconds S] [--host-loopback] --ready-fd N
 //!     (internal: started by a rootless container's network keeper)
 //!   tsbox-runtime nest-holder --dir DIR --uid-map M --gid-map M --idle-seconds S --ready-fd N
 //!     (internal: the rootless id maps' user namespace, started by a run with --nest-idle: nest_holder.rs)
@@ -418,10 +418,19 @@ fn parse_copy(args: &[OsString]) -> Result<copy::Options, String> {
 }
 
 fn parse_holder(args: &[OsString]) -> Result<container::net::rootless::HolderOptions, String> {
-    let mut flags = Flags::parse(args, &["--dir", "--helper", "--uid-map", "--gid-map", "--idle-seconds", "--ready-fd"])?;
+    let mut flags = Flags::parse_with_switches(args, &["--dir", "--helper", "--uid-map", "--gid-map", "--idle-seconds", "--ready-fd"], &["--host-loopback"])?;
     let helper = flags.required("--helper", "netns-holder")?.to_string_lossy().into_owned();
+    let host_loopback = flags.switch("--host-loopback");
     let h = holder_args(&mut flags, "netns-holder")?;
-    Ok(container::net::rootless::HolderOptions { dir: h.dir, helper, uid_mappings: h.uid_mappings, gid_mappings: h.gid_mappings, idle_seconds: h.idle_seconds, ready_fd: h.ready_fd })
+    Ok(container::net::rootless::HolderOptions {
+        dir: h.dir,
+        helper,
+        uid_mappings: h.uid_mappings,
+        gid_mappings: h.gid_mappings,
+        idle_seconds: h.idle_seconds,
+        host_loopback,
+        ready_fd: h.ready_fd,
+    })
 }
 
 fn parse_net_attach(args: &[OsString]) -> Result<(PathBuf, i32, u64, PathBuf), String> {

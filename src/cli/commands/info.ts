@@ -21,7 +21,7 @@ import { lastValue, parseFlags } from "../flags.js";
 import { hostChecks } from "../host-checks.js";
 import { hintedMessage } from "../error-hints.js";
 import { checkOverlayBacking, openDataDir } from "../../data-dir.js";
-import { networkLines, networkReport } from "../../network/host-report.js";
+import { hostLoopbackClause, hostLoopbackSetting, networkLines, networkReport } from "../../network/host-report.js";
 import { rootlessNetnsDir } from "../../network/rootless.js";
 import { runningNestHolder } from "../../backends/native/nest-holder.js";
 
@@ -89,10 +89,12 @@ export async function infoCommand(args: string[], ctx: CliContext): Promise<numb
   // has every controller; its bridges are the guest's own), so under the vm backend the host's lines would mislead.
   const cgroups = vm ? { lines: ["cgroups:       the guest's cgroup2: limits, stats and pause of vm containers"] } : cgroupLines(probe?.result, isHostRoot(identity));
   if (cgroups.warning) warnings.push(cgroups.warning);
-  const network = networkReport(rootlessNetworking(identity), ctx.env, usable ? rootlessNetnsDir(dataDir) : undefined);
+  const hostReport = networkReport(rootlessNetworking(identity), ctx.env, usable ? rootlessNetnsDir(dataDir) : undefined);
+  // A vm container's way out is this host's whoever runs it: the setting is the user's, root's too.
+  const network = vm ? { ...hostReport, hostLoopback: hostLoopbackSetting(ctx.env) } : hostReport;
   const networkLine = vm
-    ? { line: "network:       the guest's bridges and DNS between containers; published ports (-p) listen on this host; outbound TCP and DNS go through this host (its loopback is 10.0.2.2 and host-gateway)" }
-    : networkLines(network, rootlessNetworking(identity));
+    ? { line: `network:       the guest's bridges and DNS between containers; published ports (-p) listen on this host; outbound TCP and DNS go through this host; ${hostLoopbackClause(ctx.env)}` }
+    : networkLines(network, rootlessNetworking(identity), ctx.env);
   if (linux && networkLine.warning) warnings.push(networkLine.warning);
   const rangeState = linux && !vm && identity.uid !== 0 ? subordinateIdState(identity, (probe?.result as { idHelpers?: string | null } | null)?.idHelpers) : undefined;
   warnings.push(...(rangeState?.warnings ?? []));

@@ -61,7 +61,7 @@ export async function vmCommand(args: string[], ctx: CliContext): Promise<number
       else if (!s) ctx.stdout.write("vm: not running\n");
       else {
         const stays = s.idleSeconds === undefined ? "until tsbox vm stop" : `started on demand: stops after ${s.idleSeconds} s with no container`;
-        ctx.stdout.write(`vm: running, pid ${s.pid}, since ${s.started} (${s.start}), ${ping === null ? "NOT answering" : `answers in ${ping.toFixed(1)} ms`}; ${stays}\n`);
+        ctx.stdout.write(`vm: running, pid ${s.pid}, since ${s.started} (${s.start}), ${ping === null ? "NOT answering" : `answers in ${ping.toFixed(1)} ms`}; ${stays}${s.hostLoopback ? "; this host's loopback open to its containers (TSBOX_HOST_LOOPBACK=1)" : ""}\n`);
       }
       return s ? 0 : 1;
     }

@@ -19,6 +19,7 @@ import { buildId, runKeys } from "./key.js";
 import { planOfBundle } from "../../containers/run-plan.js";
 import { fileIdentity, hostFacts, writePlan } from "./plan-file.js";
 import { traceMark } from "../../trace-mark.js";
+import { namesHostGateway } from "../../network/plan.js";
 
 /** `run` flags a plan may be made with: each one's effect is in the files the run writes (or in its key). */
 const REPLAYABLE_FLAGS = new Set([
@@ -104,5 +105,6 @@ function replayableFlags(request: RunRequest): boolean {
   // A seccomp profile is a file read at each run; another container's namespaces are that container's now.
   if (typeof options.seccomp === "object") return false;
   if ([options.ipc, options.pid, options.uts, options.network].some((v) => typeof v === "string" && v.startsWith("container:"))) return false;
+  if (namesHostGateway(options)) return false;
   return options.pull !== "always" && options.userns === undefined && (request.backend ?? "native") !== "vm";
 }

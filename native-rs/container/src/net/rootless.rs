@@ -3,8 +3,11 @@
 //! in a network namespace owned by a user namespace of the user's, held open
 //! by a small daemon (`tsbox-runtime netns-holder`, one per data dir) and
 //! connected to the host's network by pasta or slirp4netns (tap0
-//! 10.0.2.100/24, gateway 10.0.2.2 = the host's loopback, DNS 10.0.2.3, both
-//! helpers configured alike). A container's keeper joins those namespaces
+//! 10.0.2.100/24, gateway 10.0.2.2, DNS 10.0.2.3, both helpers configured
+//! alike). The gateway leads to the host's loopback only when the user
+//! allows it (`$TSBOX_HOST_LOOPBACK`): by default a container reaches the
+//! host's services on its other addresses alone, as with podman and rootless
+//! docker, so a server the user bound to 127.0.0.1 stays the user's. A container's keeper joins those namespaces
 //! and clones the container from there, so the container's user namespace is
 //! a child of the holder's: its owner may then move a veth into it.
 //!
@@ -35,7 +38,7 @@ use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::time::{Duration, Instant};
 
-/// The address the containers reach the host's loopback at (`host-gateway`).
+/// The gateway: the host's loopback, for a holder that allows it.
 pub const HOST_ADDRESS: &str = "10.0.2.2";
 /// The helper's DNS forwarder.
 pub const DNS_ADDRESS: &str = "10.0.2.3";
@@ -54,6 +57,8 @@ pub struct Holder {
     pub gid_mappings: Vec<IdMapping>,
     /// How long it stays once idle (0: the last keeper stops it).
     pub idle_seconds: u32,
+    /// Whether 10.0.2.2 leads to the host's loopback.
+    pub host_loopback: bool,
 }
 
 impl Holder {
@@ -78,6 +83,8 @@ impl Holder {
             uid_mappings: maps("uidMappings")?,
             gid_mappings: maps("gidMappings")?,
             idle_seconds: num("idleSeconds").unwrap_or(0) as u32,
+            // A holder started before the setting existed had the loopback open.
+            host_loopback: doc.get("hostLoopback").map_or(Some(true), |v| v.as_bool())?,
         })
     }
 
@@ -87,7 +94,7 @@ impl Holder {
 
     /// Whether a container asking for `r` with these id maps can use it.
     fn serves(&self, r: &Rootless, uid_maps: &[IdMapping], gid_maps: &[IdMapping]) -> bool {
-        self.helper == r.helper && idmap::translate(uid_maps, &self.uid_mappings).is_ok() && idmap::translate(gid_maps, &self.gid_mappings).is_ok()
+        self.helper == r.helper && self.host_loopback == r.host_loopback && idmap::translate(uid_maps, &self.uid_mappings).is_ok() && idmap::translate(gid_maps, &self.gid_mappings).is_ok()
     }
 }
 
@@ -105,6 +112,11 @@ pub fn enter(r: &Rootless, uid_maps: &[IdMapping], gid_maps: &[IdMapping]) -> Re
     let holder = {
         let _lock = Lock::acquire(&r.dir)?;
         let holder = match Holder::read(&r.dir) {
+            // Joined, the container would get the other setting: the host's loopback opened to a container that was
+            // not allowed it, or closed to one that was.
+            Some(h) if h.alive() && h.host_loopback != r.host_loopback && any_live_user(&r.dir) => {
+                return Err(Error::setup(loopback_differs(&h)));
+            }
             Some(h) if h.alive() && (h.serves(r, uid_maps, gid_maps) || any_live_user(&r.dir)) => h,
             // An idle one started with another helper or for other ids.
             Some(h) if h.alive() => {
@@ -219,6 +231,17 @@ fn cut_off(dir: &Path, h: &Holder) -> String {
     )
 }
 
+/// Why a container cannot join a namespace whose host loopback setting is
+/// not the one it asked for.
+fn loopback_differs(h: &Holder) -> String {
+    let (now, asked) = if h.host_loopback { ("open to", "without") } else { ("closed to", "with") };
+    format!(
+        "the rootless network namespace (holder pid {}) has the host's loopback {} its containers, and this one asks to run {} it \
+         ($TSBOX_HOST_LOOPBACK): stop the containers of the rootless network (tsbox ps), or run this one with the same setting",
+        h.pid, now, asked
+    )
+}
+
 /// Stops the holder described in `dir` (if any) and waits until it is gone.
 pub fn stop(dir: &Path) {
     if let Some(h) = Holder::read(dir).filter(Holder::alive) {
@@ -260,6 +283,9 @@ fn start_holder(r: &Rootless, uid_maps: &[IdMapping], gid_maps: &[IdMapping]) ->
     if r.idle_seconds > 0 {
         args.extend(["--idle-seconds".to_string(), r.idle_seconds.to_string()]);
     }
+    if r.host_loopback {
+        args.push("--host-loopback".into());
+    }
     let text = daemon::spawn(&args)?;
     if text != "ok" {
         stop(&r.dir);
@@ -277,6 +303,7 @@ pub struct HolderOptions {
     pub uid_mappings: String,
     pub gid_mappings: String,
     pub idle_seconds: u32,
+    pub host_loopback: bool,
     pub ready_fd: c_int,
 }
 
@@ -329,7 +356,7 @@ pub fn holder_main(o: HolderOptions) -> i32 {
             return 1;
         }
     };
-    let helper = match start_helper(&o.helper, ns.pid, &o.dir) {
+    let helper = match start_helper(&o.helper, ns.pid, &o.dir, o.host_loopback) {
         Ok(h) => h,
         Err(m) => {
             ns.stop();
@@ -349,6 +376,7 @@ pub fn holder_main(o: HolderOptions) -> i32 {
         ("uidMappings", maps_json(&uid_maps)),
         ("gidMappings", maps_json(&gid_maps)),
         ("idleSeconds", Json::from(o.idle_seconds)),
+        ("hostLoopback", Json::from(o.host_loopback)),
     ]);
     if let Err(e) = super::files::write(&o.dir, "holder.json", &doc.to_string()) {
         stop_helper(helper);
@@ -447,8 +475,9 @@ fn maps_json(maps: &[IdMapping]) -> Json {
     )
 }
 
-/// pasta or slirp4netns attached to the namespace process, configured alike.
-fn start_helper(helper: &str, ns_pid: i32, dir: &Path) -> Result<std::process::Child, String> {
+/// pasta or slirp4netns attached to the namespace process, configured alike:
+/// 10.0.2.2 leads to the host's loopback only with `host_loopback`.
+fn start_helper(helper: &str, ns_pid: i32, dir: &Path, host_loopback: bool) -> Result<std::process::Child, String> {
     let program = crate::program::find_program(helper).ok_or_else(|| format!("{} not found (Debian/Ubuntu package {})", helper, if helper == "pasta" { "passt" } else { helper }))?;
     let mut cmd = Command::new(&program);
     let (ready_r, ready_w) = fd::pipe().map_err(|e| format!("creating a pipe: {}", e))?;
@@ -456,6 +485,9 @@ fn start_helper(helper: &str, ns_pid: i32, dir: &Path) -> Result<std::process::C
         "pasta" => {
             cmd.args(["--config-net", "--foreground", "--quiet", "--ipv4-only", "-t", "none", "-u", "none", "-T", "none", "-U", "none"]);
             cmd.args(["-a", "10.0.2.100", "-n", "24", "-g", HOST_ADDRESS, "-I", UPLINK, "--dns-forward", DNS_ADDRESS, "-m", "65520"]);
+            if !host_loopback {
+                cmd.arg("--no-map-gw");
+            }
             // Started as root (root of a user namespace inside a container: the host's root never takes
             // this path), pasta drops to nobody, which may not enter the namespace it is to configure.
             if cred::geteuid() == 0 {
@@ -465,6 +497,9 @@ fn start_helper(helper: &str, ns_pid: i32, dir: &Path) -> Result<std::process::C
         }
         "slirp4netns" => {
             cmd.args(["--configure", "--mtu=65520", &format!("--ready-fd={}", ready_w)]);
+            if !host_loopback {
+                cmd.arg("--disable-host-loopback");
+            }
             cmd.arg(ns_pid.to_string()).arg(UPLINK);
         }
         other => return Err(format!("unknown rootless network helper {:?} (pasta or slirp4netns)", other)),

@@ -112,6 +112,9 @@ pub struct Rootless {
     /// Seconds the namespace stays up after its last container left, so the
     /// next run finds it (0: it stops with the last container).
     pub idle_seconds: u32,
+    /// Whether its containers reach the host's loopback at 10.0.2.2
+    /// (`$TSBOX_HOST_LOOPBACK`); off, as in podman and rootless docker.
+    pub host_loopback: bool,
 }
 
 type Result<T> = std::result::Result<T, SpecError>;
@@ -207,6 +210,10 @@ pub fn parse(v: Option<&Json>) -> Result<Option<NetworkSpec>> {
                     .as_number()
                     .and_then(|n| n.as_u32())
                     .ok_or_else(|| err("network.rootless.idleSeconds", "expected a number of seconds"))?,
+            },
+            host_loopback: match present(r.get("hostLoopback")) {
+                None => false,
+                Some(v) => v.as_bool().ok_or_else(|| err("network.rootless.hostLoopback", "expected true or false"))?,
             },
         }),
     };
@@ -372,7 +379,9 @@ pub(crate) mod tests {
         assert_eq!(n.ports[0].host_port_end, None);
         assert_eq!(n.extra_hosts[0].names, ["host.tsbox.internal"]);
         let rootless = n.rootless.unwrap();
-        assert_eq!((rootless.helper.as_str(), rootless.idle_seconds), ("pasta", 60));
+        assert_eq!((rootless.helper.as_str(), rootless.idle_seconds, rootless.host_loopback), ("pasta", 60, false), "hostLoopback absent: off");
+        let open = SAMPLE.replace("\"idleSeconds\": 60", "\"idleSeconds\": 60, \"hostLoopback\": true");
+        assert!(parse(Some(&json::parse(&open).unwrap())).unwrap().unwrap().rootless.unwrap().host_loopback);
         assert!(!n.gateway_endpoint, "absent: only a container on no network gets the gateway");
         let moved = SAMPLE.replace("\"hostname\": \"abc\",", "\"hostname\": \"abc\", \"gatewayEndpoint\": true,");
         assert!(parse(Some(&json::parse(&moved).unwrap())).unwrap().unwrap().gateway_endpoint);
@@ -391,6 +400,7 @@ pub(crate) mod tests {
         assert_eq!(bad("\"containerPort\": 80", "\"containerPort\": 0"), "network.ports[0].containerPort: expected a port number from 1 to 65535");
         assert_eq!(bad("\"tsbox-1234\"", "\"a-name-that-is-too-long\""), "network.attach[0].bridge: expected an interface name of 1 to 15 characters");
         assert_eq!(bad("\"idleSeconds\": 60", "\"idleSeconds\": -1"), "network.rootless.idleSeconds: expected a number of seconds");
+        assert_eq!(bad("\"idleSeconds\": 60", "\"idleSeconds\": 60, \"hostLoopback\": 1"), "network.rootless.hostLoopback: expected true or false");
     }
 
     #[test]

@@ -6,7 +6,7 @@
  */
 import type { AgentProtocol } from "./agent-protocol.js";
 
-/** The host's loopback as a guest container sees it: what `host-gateway` names on the vm backend. */
+/** The host's loopback as a guest container sees it, where the user allows it (network/host-loopback.ts). */
 export const GUEST_HOST_LOOPBACK = "10.0.2.2";
 
 export interface DialEvent {

@@ -275,6 +275,7 @@ export async function serveVm(options: ServeOptions = {}): Promise<void> {
     start: start.kind === "restore" ? `restored from ${start.path}` : `cold boot (${start.reason})`,
     bootMs: Math.round(machine.bootMs),
     ...(options.idleSeconds !== undefined ? { idleSeconds: options.idleSeconds } : {}),
+    hostLoopback: machine.outbound.hostLoopback,
   };
   function writeStatus() {
     writeFileSync(paths.status, JSON.stringify(status, null, 2) + "\n");

@@ -22,15 +22,21 @@ export function machineFingerprint(images: VmImages, config: MachineConfig): str
   return fingerprintOf(images.manifest.imageId, v86Version(), config);
 }
 
+/** How the guest's containers may reach out through this process (outbound.ts): this host's loopback, or not. */
+export interface OutboundPolicy {
+  hostLoopback: boolean;
+}
+
 export class Machine extends GuestMachine<AgentLink> {
   private constructor(
     readonly images: VmImages,
     config: MachineConfig,
+    readonly outbound: OutboundPolicy,
   ) {
     super({
       config,
       p9: new P9Server(new NodeFs(), DEFAULT_FID_LIMITS, presentedOwners(probeHostIdentity())),
-      makeLink: (transport) => serveOutbound(new AgentLink(transport)),
+      makeLink: (transport) => serveOutbound(new AgentLink(transport), outbound),
       loadV86: async () => ((await import("v86")) as unknown as { V86: V86Constructor }).V86,
       loadFiles: async () => ({
         bios: fileBuffer(images.bios),
@@ -42,15 +48,15 @@ export class Machine extends GuestMachine<AgentLink> {
   }
 
   /** Boots from scratch; resolves once the agent answered `hello`. */
-  static async boot(images: VmImages, config: MachineConfig = DEFAULT_CONFIG, timeoutMs = 90_000): Promise<Machine> {
-    const m = new Machine(images, config);
+  static async boot(images: VmImages, config: MachineConfig, outbound: OutboundPolicy, timeoutMs = 90_000): Promise<Machine> {
+    const m = new Machine(images, config, outbound);
     await m.startCold(timeoutMs);
     return m;
   }
 
   /** Restores a saved state; resolves once the agent answered `hello`. */
-  static async restore(images: VmImages, saved: SavedMachine, config: MachineConfig = DEFAULT_CONFIG, timeoutMs = 20_000): Promise<Machine> {
-    const m = new Machine(images, config);
+  static async restore(images: VmImages, saved: SavedMachine, config: MachineConfig, outbound: OutboundPolicy, timeoutMs = 20_000): Promise<Machine> {
+    const m = new Machine(images, config, outbound);
     await m.startFrom(saved, timeoutMs);
     return m;
   }

@@ -1,9 +1,13 @@
 /**
  * The host's half of the guest containers' way out (native-rs/agent/src/
- * net_relay): each `dial` becomes a TCP connection from this process (to
- * 127.0.0.1 for the guest's 10.0.2.2, `host-gateway`), spliced over the link
- * with the `dialed` op; each `resolve` is answered from this host's resolver
- * (getaddrinfo: /etc/hosts, systemd-resolved and all) with `resolved`.
+ * net_relay): each `dial` becomes a TCP connection from this process,
+ * spliced over the link with the `dialed` op; each `resolve` is answered
+ * from this host's resolver (getaddrinfo: /etc/hosts, systemd-resolved and
+ * all) with `resolved`. The guest's 10.0.2.2 is this host's 127.0.0.1 only
+ * where the user allows it (`hostLoopback`, network/host-loopback.ts's
+ * TSBOX_HOST_LOOPBACK);
+ * else, and for any loopback or unspecified address a guest names itself,
+ * the dial is refused: this process's loopback is this host's.
  * Attached to every Node machine's link (machine.ts), so the `tsbox vm`
  * daemon serves its guest's containers too.
  *
@@ -13,7 +17,7 @@
  * them (`GuestWaysOut`) — and only so many at once.
  */
 import { lookup } from "node:dns";
-import { connect } from "node:net";
+import { connect, isIPv4 } from "node:net";
 import type { NetworkSpec } from "../../../spec/container-spec.js";
 import type { AgentLink } from "./agent-link.js";
 import { spliceOverLink } from "./link-socket.js";
@@ -26,7 +30,7 @@ export const MAX_DIALS = 256;
 /** Name lookups at once: getaddrinfo runs on libuv's 4 threads, which this process's file system work shares. */
 export const MAX_LOOKUPS = 16;
 
-export function serveOutbound(link: AgentLink): AgentLink {
+export function serveOutbound(link: AgentLink, options: { hostLoopback: boolean }): AgentLink {
   const waysOut = new GuestWaysOut();
   link.watchRequests((op, fields) => waysOut.learn(op, fields));
   const busy = { dials: 0, lookups: 0 };
@@ -35,8 +39,10 @@ export function serveOutbound(link: AgentLink): AgentLink {
   link.on("dial", (e: DialEvent) => {
     const refused = refusal("connections", busy.dials, MAX_DIALS);
     if (refused) return answerDial(link, e, refused);
+    const host = dialedHost(e.ip, options.hostLoopback);
+    if ("refused" in host) return answerDial(link, e, host.refused);
     busy.dials++;
-    dial(link, e, () => busy.dials--);
+    dial(link, e, host.ip, () => busy.dials--);
   });
   link.on("resolve", (e: ResolveEvent) => {
     const refused = refusal("lookups", busy.lookups, MAX_LOOKUPS);
@@ -85,9 +91,23 @@ function answerResolve(link: AgentLink, e: ResolveEvent, answer: { error: string
   void link.request("resolved", { query: e.query, ...answer }, 30_000).catch(() => {});
 }
 
+/**
+ * Where a guest's dial to `ip` goes on this host, or nowhere: refused, as a closed port is (the agent turns
+ * ECONNREFUSED into a reset, so the container's connect() fails at once; an "unreachable" answer left this guest's
+ * busybox nc waiting out its own 2-minute timeout).
+ */
+function dialedHost(ip: string, hostLoopback: boolean): { ip: string } | { refused: "ECONNREFUSED" } {
+  // 10.0.2.2: this host's loopback, only where the user opened it (HOST_LOOPBACK_VARIABLE).
+  if (ip === GUEST_HOST_LOOPBACK) return hostLoopback ? { ip: "127.0.0.1" } : { refused: "ECONNREFUSED" };
+  // Only a hostile guest kernel names these (a container's own loopback never leaves it), and 0.0.0.0 is this host too.
+  const first = Number(ip.split(".")[0]);
+  if (!isIPv4(ip) || first === 127 || first === 0) return { refused: "ECONNREFUSED" };
+  return { ip };
+}
+
 /** `closed`: once, when the connection is gone (refused, timed out, or ended after its splice). */
-function dial(link: AgentLink, e: DialEvent, closed: () => void): void {
-  const conn = connect({ host: e.ip === GUEST_HOST_LOOPBACK ? "127.0.0.1" : e.ip, port: e.port, allowHalfOpen: true }); // a server's FIN ends only its direction
+function dial(link: AgentLink, e: DialEvent, ip: string, closed: () => void): void {
+  const conn = connect({ host: ip, port: e.port, allowHalfOpen: true }); // a server's FIN ends only its direction
   conn.once("close", closed);
   const fail = (err: NodeJS.ErrnoException) => {
     conn.destroy();

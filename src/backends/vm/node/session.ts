@@ -19,6 +19,7 @@ import { loadVmImages, type VmImages } from "./images.js";
 import { DEFAULT_CONFIG, Machine, type MachineConfig, machineFingerprint } from "./machine.js";
 import { loadSnapshot, packagedSnapshotPath, removeOtherSnapshots, removeSnapshot, userSnapshotPath, userVmCacheDir, writeSnapshot } from "./snapshot.js";
 import { wholeSeconds } from "../../../whole-seconds.js";
+import { hostLoopbackAllowed } from "../../../network/host-loopback.js";
 
 export interface OpenOptions {
   env?: NodeJS.ProcessEnv;
@@ -62,6 +63,8 @@ export interface DaemonStatus {
   bootMs: number;
   /** Started on demand: it stops after this many seconds with no container and no client. */
   idleSeconds?: number;
+  /** Its guest's containers reach this host's loopback at 10.0.2.2 (`$TSBOX_HOST_LOOPBACK` at its start; absent: an older daemon's, which did). */
+  hostLoopback?: boolean;
 }
 
 /** The daemon's answer to work that comes as its idle stop has begun (VmBackend.launch tries again). */
@@ -80,6 +83,21 @@ export function daemonStatus(env: NodeJS.ProcessEnv = process.env): DaemonStatus
   } catch {
     return undefined;
   }
+}
+
+/**
+ * Refuses to hand work to a running daemon whose guest reaches this host's loopback otherwise than `env` asks: its
+ * containers would get the loopback they were not allowed, or miss the one they were.
+ */
+export function checkDaemonLoopback(env: NodeJS.ProcessEnv): void {
+  const status = daemonStatus(env);
+  if (!status) return;
+  const running = status.hostLoopback ?? true;
+  if (running === hostLoopbackAllowed(env)) return;
+  throw new TsboxError(
+    `the vm daemon (pid ${status.pid}) runs with this host's loopback ${running ? "open to" : "closed to"} its containers, and this command asks for it ${running ? "closed" : "open"} ($TSBOX_HOST_LOOPBACK): stop it with tsbox vm stop (its containers stop with it), or use the same setting`,
+    { code: "setup" },
+  );
 }
 
 /**
@@ -215,6 +233,8 @@ export async function openMachine(options: OpenOptions = {}): Promise<LocalMachi
   const images = options.images ?? loadVmImages(env);
   const config = options.config ?? DEFAULT_CONFIG;
   const notice = options.notice ?? defaultNotice;
+  // Read where the guest starts: a `tsbox vm` daemon's containers get its setting.
+  const outbound = { hostLoopback: hostLoopbackAllowed(env) };
   const fingerprint = machineFingerprint(images, config);
   const mode = options.snapshot ?? "auto";
   const userPath = options.savePath ?? userSnapshotPath(fingerprint, env);
@@ -231,7 +251,7 @@ export async function openMachine(options: OpenOptions = {}): Promise<LocalMachi
         continue;
       }
       try {
-        const machine = await Machine.restore(images, found.saved, config);
+        const machine = await Machine.restore(images, found.saved, config, outbound);
         return { machine, start: { kind: "restore", path } };
       } catch (err) {
         problems.push(`vm snapshot ${path} did not restore (${errorMessage(err)})`);
@@ -246,7 +266,7 @@ export async function openMachine(options: OpenOptions = {}): Promise<LocalMachi
     reason = "cold boot requested";
   }
 
-  const machine = await Machine.boot(images, config);
+  const machine = await Machine.boot(images, config, outbound);
   if (mode !== "cold") {
     try {
       writeSnapshot(userPath, fingerprint, await machine.save());

@@ -307,8 +307,9 @@ export class VmBackend implements Backend {
    */
   private async sharedGuest(): Promise<OpenedMachine | undefined> {
     if (this.options.snapshot !== undefined || this.options.savePath || this.options.daemon === false) return undefined;
-    const { claimDaemon, connectDaemon, ensureDaemon, vmIdleSeconds } = await import("./session.js");
+    const { checkDaemonLoopback, claimDaemon, connectDaemon, ensureDaemon, vmIdleSeconds } = await import("./session.js");
     const env = this.options.env ?? process.env;
+    checkDaemonLoopback(env);
     // Claimed: a daemon at the end of its idle stay (TSBOX_VM_IDLE=0 once its last container ended) is not
     // worked in while it stops ("the vm daemon closed the connection" in a cp of a stopped container).
     const running = await claimDaemon(env);
@@ -316,6 +317,7 @@ export class VmBackend implements Backend {
     const idleSeconds = vmIdleSeconds(env);
     if (idleSeconds === 0) return undefined;
     await ensureDaemon(env, { idleSeconds });
+    checkDaemonLoopback(env); // one another process started meanwhile
     return connectDaemon(env);
   }
 
