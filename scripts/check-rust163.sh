@@ -10,9 +10,9 @@ trap 'rm -rf "$out"' EXIT
 build() { # target-triple extra-flags...
   local target="$1"; shift
   local dir="$out/$target"; mkdir -p "$dir"
-  "$rustc163" --edition 2021 --target "$target" -O "$@" --crate-type rlib --crate-name container \
+  "$rustc163" --edition 2021 --target "$target" "$@" --crate-type rlib --crate-name container \
     native-rs/container/src/lib.rs --out-dir "$dir"
-  "$rustc163" --edition 2021 --target "$target" -O "$@" --crate-name tsbox_runtime \
+  "$rustc163" --edition 2021 --target "$target" "$@" --crate-name tsbox_runtime \
     native-rs/runtime/src/main.rs --extern container="$dir/libcontainer.rlib" -L "$dir" -o "$dir/tsbox-runtime"
   echo "rust 1.63 $target: $(stat -c %s "$dir/tsbox-runtime") bytes" >&2
 }
