@@ -69,11 +69,15 @@ for (const who of identities()) {
       assert.deepEqual(existsSync(dir) ? readdirSync(dir) : [], []);
     });
 
-    it("--read-only refuses writes to the root file system", async () => {
+    it("--read-only refuses writes to the root file system, and to /etc/hosts, resolv.conf and hostname (docker's)", async () => {
       const r = await tsbox(who, ["run", "--rm", "--read-only", "busybox", "sh", "-c", "touch /nope; echo $?; ls /bin/busybox"]);
       assert.equal(r.code, 0, r.stderr);
       assert.equal(r.stdout.trim().split("\n")[0], "1");
       assert.match(r.stderr, /Read-only file system/);
+      // Before, the three were bound read-write: a hardened container could still rewrite its name resolution.
+      const etc = "for f in hosts resolv.conf hostname; do echo '# x' >> /etc/$f 2>/dev/null; echo $f=$?; done";
+      assert.equal((await tsbox(who, ["run", "--rm", "--read-only", "busybox", "sh", "-c", etc])).stdout, "hosts=1\nresolv.conf=1\nhostname=1\n");
+      assert.equal((await tsbox(who, ["run", "--rm", "busybox", "sh", "-c", etc])).stdout, "hosts=0\nresolv.conf=0\nhostname=0\n");
     });
 
     it("-v mounts a host directory read-write, and :ro read-only", async () => {

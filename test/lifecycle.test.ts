@@ -646,6 +646,8 @@ for (const who of identities()) {
       // Stopping what never started returns at once, as docker's (it waited for a next run, for ever).
       assert.equal((await tsbox(who, ["stop", "later"], { timeoutMs: 20_000 })).stdout, "later\n");
       assert.match((await ok(who, ["ps", "-a"])).stdout, /Created .* later/);
+      // wait of what never started: docker's "not-running" is met, 0 at once (it waited for a next run, for ever).
+      assert.equal((await tsbox(who, ["wait", "later"], { timeoutMs: 20_000 })).stdout, "0\n");
       // Not running: docker's row of zeros (it was an error, and the whole command failed).
       assert.equal((await ok(who, ["stats", "--no-stream", "--format", "{{.Name}} {{.CPUPerc}} {{.MemUsage}} {{.PIDs}}", "later"])).stdout, "later 0.00% 0B / 0B 0\n");
       // `table …` aligns its columns as ps's does (docker's tabwriter), not raw tabs.

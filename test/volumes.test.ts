@@ -73,6 +73,22 @@ for (const who of identities()) {
 
       await cli(["run", "--rm", "-v", "/data", "busybox", "true"]);
       assert.deepEqual(volumes(), ["named"], "--rm removed it too");
+      // So does the removal a --rm container's monitor makes (run -d --rm, create --rm + start, a stop), the image's
+      // VOLUMEs too: before, each left its volumes behind (a `run -d --rm postgres` a data volume each time).
+      const listed = async () => (await cli(["volume", "ls", "-q"])).stdout.split("\n").filter(Boolean).sort();
+      const gone = async (id: string) => {
+        for (let i = 0; i < 200 && (await tsbox(who, ["inspect", id])).code === 0; i++) await new Promise((r) => setTimeout(r, 50));
+      };
+      assert.equal((await tsbox(who, ["build", "-q", "-t", "rmvol", "-"], { stdin: "FROM busybox\nVOLUME /data\n", timeoutMs: 60_000 })).code, 0);
+      await gone((await cli(["run", "-d", "--rm", "-v", "/x", "rmvol", "true"])).stdout.trim());
+      const waited = (await cli(["run", "-d", "--rm", "-v", "/y", "busybox", "sleep", "600"])).stdout.trim();
+      await cli(["stop", "-t", "0", waited]);
+      await gone(waited);
+      const created = (await cli(["create", "--rm", "-v", "/z", "busybox", "true"])).stdout.trim();
+      await cli(["start", "-a", created]);
+      await gone(created);
+      assert.deepEqual(await listed(), ["named"], "the monitor's removals took theirs");
+      assert.deepEqual(volumes(), ["named"]);
 
       await cli(["run", "--name", "left", "-v", "/data", "busybox", "true"]);
       await cli(["rm", "left"]);

@@ -224,6 +224,7 @@ export async function diskUsage(runtime: Runtime): Promise<DiskUsage> {
     sized.push({ id: c.id, name: c.name ?? c.id.slice(0, 12), image: c.image, command: c.command, created: c.created, status: c.status, size: await treeBytes(runtime.containerPaths(c.id).upper), volumes: readContainerVolumes(runtime.containerPaths(c.id)).names.length });
   }
   const volumes: DiskUsage["volumes"] = [];
+  await runtime.volumes.settle();
   for (const v of runtime.volumes.list() as VolumeInfo[]) volumes.push({ name: v.Name, links: runtime.volumes.users(v.Name).length, size: await treeBytes(v.Mountpoint) });
 
   // The build cache: the step images builds keep (what `builder prune` removes), by the parts no listed

@@ -9,7 +9,7 @@
  * volume a container holds, even one still being created. A volume made with
  * the driver's options (volume-options.ts) is a host directory or a tmpfs.
  */
-import { chmodSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { ContainerError, UsageError } from "../errors.js";
 import { checkOptions, checkStringMap, type OptionKinds } from "../spec/run-options-check.js";
@@ -23,6 +23,8 @@ import { boundDevice, optionsText, volumeBacking } from "./volume-options.js";
 
 /** A volume being removed (renamed aside first) and one being made: `<prefix><pid>-<hex>` (temp-names.ts). */
 const REMOVING_PREFIX = ".rm-";
+/** A removed `--rm` container's volumes.json, handed over by the runtime (`removeOrphanedUnlocked`). */
+const ORPHANED = /^\.orphaned-[0-9a-f]{64}$/;
 const CREATING_PREFIX = ".new-";
 /** A volume a tsbox before stop 43 was removing: its name carried no pid. */
 const LEGACY_REMOVING = /^\.rm-[0-9a-f]{16}$/;
@@ -164,11 +166,44 @@ export class VolumeStore {
     return NAME_RE.test(name) && name.length <= 255;
   }
 
-  /** Runs `fn` under the volumes lock (creation, removal, use by a new container). */
+  /** Runs `fn` under the volumes lock (creation, removal, use by a new container), once what removed containers handed over is settled. */
   locked<T>(fn: () => Promise<T>): Promise<T> {
     // Private: a volume filled from an image as root keeps its setuid files and owners.
     ensurePrivateDir(this.root);
-    return withLockFile(join(this.root, ".lock"), { missing: `no volumes directory ${this.root}`, busy: "the volumes are busy", directory: true }, fn);
+    return withLockFile(join(this.root, ".lock"), { missing: `no volumes directory ${this.root}`, busy: "the volumes are busy", directory: true }, async () => {
+      await this.removeOrphanedUnlocked();
+      return fn();
+    });
+  }
+
+  /** What `volume ls` and kin show is settled first: the anonymous volumes of `--rm` containers their monitor removed. */
+  async settle(): Promise<void> {
+    if (this.orphanLists().length > 0) await this.locked(async () => {});
+  }
+
+  /**
+   * `<volumes>/.orphaned-<id>`: the volumes.json of a `--rm` container the runtime removed (its monitor, or the
+   * helper of a foreground run: native-rs/runtime/src/monitor/remove.rs), whose anonymous volumes go now unless
+   * another container uses one, as `removeAnonymous` does for the removals made here.
+   */
+  private orphanLists(): string[] {
+    return readdirOrEmpty(this.root).filter((n) => ORPHANED.test(n));
+  }
+
+  private async removeOrphanedUnlocked(): Promise<void> {
+    for (const list of this.orphanLists()) {
+      const path = join(this.root, list);
+      let anonymous: unknown;
+      try {
+        anonymous = (JSON.parse(readFileSync(path, "utf8")) as { anonymous?: unknown }).anonymous;
+      } catch {
+        anonymous = undefined; // unreadable: nothing to settle
+      }
+      for (const name of Array.isArray(anonymous) ? anonymous : []) {
+        if (typeof name === "string" && VolumeStore.validName(name) && this.users(name).length === 0) await this.removeUnlocked(name, { force: true });
+      }
+      rmSync(path, { force: true });
+    }
   }
 
   /**

@@ -9,13 +9,14 @@ import type { MountSpec, NetworkSpec } from "../spec/container-spec.js";
 
 export const ETC_FILES = ["hosts", "resolv.conf", "hostname"] as const;
 
-export function etcMount(file: string, source: string): MountSpec {
-  return { destination: `/etc/${file}`, type: "bind", source, options: ["rbind", "rw"] };
+/** `readOnly`: a `--read-only` container's, which cannot rewrite them either (docker's NetworkMounts). */
+export function etcMount(file: string, source: string, readOnly: boolean): MountSpec {
+  return { destination: `/etc/${file}`, type: "bind", source, options: ["rbind", readOnly ? "ro" : "rw"] };
 }
 
 /** The binds of the files kept in `dir`. */
-export function etcMounts(dir: string): MountSpec[] {
-  return ETC_FILES.map((f) => etcMount(f, `${dir}/${f}`));
+export function etcMounts(dir: string, readOnly: boolean): MountSpec[] {
+  return ETC_FILES.map((f) => etcMount(f, `${dir}/${f}`, readOnly));
 }
 
 /** `--network none` where there is no host to take DNS settings from (the browser): loopback, the files, nothing else. */

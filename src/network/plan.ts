@@ -103,7 +103,7 @@ export async function planNetwork(inputs: NetworkInputs): Promise<NetworkPlan> {
     return {
       shareHost: false,
       join: { container: peer.id },
-      mounts: ETC_FILES.filter((f) => existsSync(join(peerNet, f))).map((f) => etcMount(f, join(peerNet, f))),
+      mounts: ETC_FILES.filter((f) => existsSync(join(peerNet, f))).map((f) => etcMount(f, join(peerNet, f), options.readOnly === true)),
       ...(peer.hostname ? { hostname: peer.hostname } : {}),
     };
   }
@@ -158,7 +158,7 @@ export async function planNetwork(inputs: NetworkInputs): Promise<NetworkPlan> {
   return {
     network,
     shareHost: mode.kind === "host",
-    mounts: etcMounts(network.dir),
+    mounts: etcMounts(network.dir, options.readOnly === true),
     ...(hostsName ? { hostname } : {}),
   };
 }

@@ -106,6 +106,7 @@ async function list(args: string[], ctx: CliContext, runtime: () => Runtime): Pr
   if (flags.help) return ctx.stdout.write("Usage: tsbox volume ls [-q] [--filter dangling=true|name=N|driver=D|label=K[=V]] [--format FORMAT]\n"), 0;
   if (flags.positionals.length > 0) throw new UsageError(`"tsbox volume ls" takes no arguments`);
   const rt = runtime();
+  await rt.volumes.settle();
   const keep = volumeFilter(allValues(flags, "filter"), (name) => rt.volumes.users(name).length > 0);
   const items = rt.volumes.list().filter(keep).map((v) => volumeContext(v, rt));
   writeFormatted(ctx.stdout, items, lastValue(flags, "format"), VOLUME_FORMAT, flags.bools.has("quiet"));

@@ -155,6 +155,33 @@ fn forget(bundle: &Path, id: &OsStr) {
     if let (Some(data), Some(name)) = (containers.and_then(Path::parent), state.as_ref().and_then(|v| v.get("name")).and_then(|n| n.as_str())) {
         release_name(data, id, name);
     }
+    if let Some(data) = containers.and_then(Path::parent) {
+        hand_over_anonymous_volumes(bundle, data, id);
+    }
+}
+
+/// A `--rm` container's anonymous volumes go with it, as docker's (unless
+/// another container uses one). Which ones may go is the front end's rule
+/// (src/containers/volumes.ts `removeOrphaned`, under the volumes' lock), so
+/// they are handed over: the container's volumes.json, as
+/// `<data>/volumes/.orphaned-<id>`, which the next volume operation settles.
+/// Before, only the front end's own removals took them, and every `run -d
+/// --rm` of an image with a VOLUME left one behind.
+fn hand_over_anonymous_volumes(bundle: &Path, data: &Path, id: &OsStr) {
+    let text = match fs::read_to_string(bundle.join("volumes.json")) {
+        Ok(t) => t,
+        Err(_) => return,
+    };
+    let anonymous = container::json::parse(&text).ok().and_then(|v| v.get("anonymous").and_then(|a| a.as_array()).map(|a| !a.is_empty()));
+    let volumes = data.join("volumes");
+    if anonymous != Some(true) || !volumes.is_dir() {
+        return;
+    }
+    let name = format!(".orphaned-{}", id.to_string_lossy());
+    let tmp = volumes.join(format!("{}.tmp", name));
+    if fs::write(&tmp, &text).is_err() || fs::rename(&tmp, volumes.join(&name)).is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
 }
 
 /// A rootless writable layer can hold files of subordinate ids: only root of a user namespace with the maps deletes them.

@@ -54,7 +54,7 @@ export async function browserContainerSpec({ cid, imageRoot, image = {}, request
     user: { uid: user.uid, gid: user.gid, additionalGids: user.additionalGids, home: user.home },
     // The guest translation (guest-spec.ts) puts the root and the writable layer in the guest's tmpfs.
     root: { path: `/containers/${cid}/rootfs`, overlay: { lower: [imageRoot], upper: `/containers/${cid}/upper`, work: `/containers/${cid}/work` } },
-    mounts: [...defaultMounts({ ttyGroupMapped: true }), ...etcMounts(net)],
+    mounts: [...defaultMounts({ ttyGroupMapped: true }), ...etcMounts(net, request.readOnly === true)],
     maps: { uidMappings: RANGE, gidMappings: RANGE },
     // spec/defaults.ts defaultRlimits, with the guest's hard limit (it reads the host's).
     rlimits: [{ type: "RLIMIT_NOFILE", soft: 1024, hard: GUEST_NOFILE_HARD }],

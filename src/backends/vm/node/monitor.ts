@@ -22,6 +22,7 @@ import { removeTree } from "../../../remove-tree.js";
 import { LogWriter, type LogStream } from "../../../containers/log-writer.js";
 import { MONITOR_SOCKET, type RunEnd } from "../../../containers/monitor-client.js";
 import { ContainerNames } from "../../../containers/names.js";
+import { readContainerVolumes, VolumeStore } from "../../../containers/volumes.js";
 import { nextRestartDelay, parseRestartPolicy, type RestartPolicy, restartsAfter } from "../../../containers/restart-policy.js";
 import { CONTROL, encodeStdcopy, STDERR, StdcopyDecoder, STDIN, STDOUT } from "../../../containers/stdcopy.js";
 import { failedStartFields, keepStateReserve, type LogSettings, processStartTime, readState, updateState, updateStateLocked, VM_STOPPED_ERROR } from "../../../containers/state.js";
@@ -399,10 +400,13 @@ export class VmMonitor {
     if (this.req.remove && this.startedOnce) {
       const state = readState(this.paths);
       if (state) recordEvent(this.req.bundle, state, "destroy");
+      // Its anonymous volumes go with it, as the front end's removals take them (read before the bundle goes).
+      const anonymous = readContainerVolumes(this.paths).anonymous;
       await removeTree(this.req.bundle).catch(() => {});
       const data = new DataPaths(dirname(dirname(this.req.bundle)));
       rmSync(data.removalMarker(basename(this.req.bundle)), { force: true });
       if (state?.name) new ContainerNames(data).release(state.name, basename(this.req.bundle));
+      await new VolumeStore(data).removeAnonymous(anonymous).catch(() => {});
     }
     this.onDone(this);
     this.finish();
