@@ -250,6 +250,18 @@ for (const who of identities()) {
         }
         const open = await probe({ TSBOX_HOST_LOOPBACK: "1" });
         assert.equal(open, `10.0.2.2\thost.tsbox.internal\nloopback only\n10.0.2.2 exit=0\nloopback only\nhost.tsbox.internal exit=0\n`);
+        // The setting is the starter's, not the creator's: one created with it open starts with it closed (before, it
+        // reopened the loopback at every start, whoever started it).
+        const made = await run(["create", "--name", name, "--add-host", "host.tsbox.internal:host-gateway", "busybox", "sh", "-c", script], { TSBOX_HOST_LOOPBACK: "1" });
+        assert.equal(made.code, 0, made.stderr);
+        try {
+          const started = await run(["start", "-a", name]);
+          assert.equal(started.code, 0, started.stderr);
+          assert.match(started.stdout, closed("10.0.2.2"));
+          assert.equal((await run(["start", "-a", name], { TSBOX_HOST_LOOPBACK: "1" })).stdout, open);
+        } finally {
+          assert.equal((await run(["rm", "-f", name])).code, 0);
+        }
         const bad = await run(["run", "--rm", "busybox", "true"], { TSBOX_HOST_LOOPBACK: "sometimes" });
         assert.equal(bad.code, 125);
         assert.match(bad.stderr, /^tsbox: TSBOX_HOST_LOOPBACK=sometimes: expected 1 /);

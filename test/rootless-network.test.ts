@@ -58,11 +58,18 @@ test("tsbox info names the helper the running namespace uses when it is not toda
     const line = networkLines({ ...report, rootlessHelper: "slirp4netns", rootlessReason: "TSBOX_ROOTLESS_NETWORK=slirp4netns" }, true, env({})).line;
     assert.match(line, /rootless through slirp4netns \(TSBOX_ROOTLESS_NETWORK=slirp4netns, kept 60 s after the last container\); the running namespace still uses pasta \(started so earlier\), until its last container stops; /);
     assert.doesNotMatch(networkLines({ ...report, rootlessHelper: "pasta", rootlessReason: "pasta is installed" }, true, env({})).line, /still uses/);
+    // A holder older than the loopback setting had it open: info says the running namespace's, not only this environment's.
+    assert.equal(report.rootlessRunningLoopback, true);
+    assert.match(networkLines(report, true, env({})).line, /; this host's loopback closed to containers \(TSBOX_HOST_LOOPBACK=1 opens it at 10\.0\.2\.2\); the running namespace has it open \(started so\), until its last container stops$/);
+    assert.doesNotMatch(networkLines({ ...report, hostLoopback: true }, true, env({ TSBOX_HOST_LOOPBACK: "1" })).line, /running namespace has it/);
+    writeFileSync(join(dir, "holder.json"), JSON.stringify({ pid: holder.pid, start: Number(processStartTime(holder.pid!)), helper: "pasta", hostLoopback: false }));
+    assert.equal(networkReport(true, env({}), dir).rootlessRunningLoopback, false);
   } finally {
     holder.kill("SIGKILL");
     await new Promise((resolve) => holder.on("close", resolve));
   }
   assert.equal(networkReport(true, env({}), dir).rootlessRunning, null, "a holder that is gone runs nothing");
+  assert.equal(networkReport(true, env({}), dir).rootlessRunningLoopback, null);
   rmSync(dir, { recursive: true, force: true });
 });
 

@@ -7,7 +7,7 @@
 import { spawnSync } from "node:child_process";
 import { errorMessage } from "../errors.js";
 import { HOST_LOOPBACK_VARIABLE, hostLoopbackAllowed } from "./host-loopback.js";
-import { runningRootlessHelper } from "./processes.js";
+import { runningRootlessHelper, runningRootlessLoopback } from "./processes.js";
 import { rootlessNetwork } from "./rootless.js";
 import { DEFAULT_NETWORK } from "./store.js";
 
@@ -24,6 +24,8 @@ export interface NetworkReport {
   firewall: string | null;
   /** Rootless (and the vm backend): whether containers reach this host's loopback at 10.0.2.2 (host-loopback.ts); null as root, whose bridges never do. */
   hostLoopback: boolean | null;
+  /** Rootless: the setting of the namespace running now (kept until it is idle), or null. */
+  rootlessRunningLoopback: boolean | null;
 }
 
 /**
@@ -35,10 +37,11 @@ export function networkReport(rootless: boolean, env: NodeJS.ProcessEnv, rootles
   if (rootless) {
     const found = rootlessNetwork(env);
     const running = rootlessDir ? (runningRootlessHelper(rootlessDir) ?? null) : null;
-    return { defaultNetwork, rootlessHelper: found.helper, rootlessReason: found.reason, rootlessIdleSeconds: found.idleSeconds, rootlessRunning: running, firewall: null, hostLoopback: hostLoopbackSetting(env) };
+    const runningLoopback = rootlessDir ? (runningRootlessLoopback(rootlessDir) ?? null) : null;
+    return { defaultNetwork, rootlessHelper: found.helper, rootlessReason: found.reason, rootlessIdleSeconds: found.idleSeconds, rootlessRunning: running, firewall: null, hostLoopback: hostLoopbackSetting(env), rootlessRunningLoopback: runningLoopback };
   }
   const v = spawnSync("iptables", ["--version"], { encoding: "utf8", env });
-  return { defaultNetwork, rootlessHelper: null, rootlessReason: null, rootlessIdleSeconds: null, rootlessRunning: null, firewall: v.status === 0 ? v.stdout.trim() : null, hostLoopback: null };
+  return { defaultNetwork, rootlessHelper: null, rootlessReason: null, rootlessIdleSeconds: null, rootlessRunning: null, firewall: v.status === 0 ? v.stdout.trim() : null, hostLoopback: null, rootlessRunningLoopback: null };
 }
 
 /** `$TSBOX_HOST_LOOPBACK` as a report's field: null when it is not a setting (the network line says why). */
@@ -70,7 +73,11 @@ export function networkLines(r: NetworkReport, rootless: boolean, env: NodeJS.Pr
       const other = r.rootlessRunning && r.rootlessRunning !== r.rootlessHelper
         ? `; the running namespace still uses ${r.rootlessRunning} (started so earlier), until its last container stops`
         : "";
-      return { line: `network:       default ${r.defaultNetwork}; rootless through ${r.rootlessHelper} (${r.rootlessReason}${stays})${other}; ${hostLoopbackClause(env)}` };
+      // Its containers have what the running namespace has, whatever this environment asks (a run asking otherwise is refused).
+      const loopback = r.rootlessRunningLoopback !== null && r.rootlessRunningLoopback !== r.hostLoopback
+        ? `; the running namespace has it ${r.rootlessRunningLoopback ? "open" : "closed"} (started so), until its last container stops`
+        : "";
+      return { line: `network:       default ${r.defaultNetwork}; rootless through ${r.rootlessHelper} (${r.rootlessReason}${stays})${other}; ${hostLoopbackClause(env)}${loopback}` };
     }
     return {
       line: `network:       default ${r.defaultNetwork}; rootless bridges unavailable: ${r.rootlessReason}`,

@@ -75,15 +75,22 @@ export function runningRootlessHelper(dir: string): string | undefined {
   return holder && runs(holder) ? holder.helper : undefined;
 }
 
+/** Whether the rootless namespace running now has this host's loopback open (it keeps its setting until idle), if one runs. */
+export function runningRootlessLoopback(dir: string): boolean | undefined {
+  const holder = readHolder(dir);
+  // Without the field: a holder older than the setting, which had it open (rootless.rs Holder::read).
+  return holder && runs(holder) ? (holder.hostLoopback ?? true) : undefined;
+}
+
 /** Whether holder.json's process still runs (its pid not reused: the same start time). */
 function runs(holder: { pid: number; start: number }): boolean {
   return processStartTime(holder.pid) === String(holder.start);
 }
 
 /** holder.json: the holder's pid and start time, its helper, how long it stays idle. */
-function readHolder(dir: string): { pid: number; start: number; helper?: string; idleSeconds?: number } | undefined {
+function readHolder(dir: string): { pid: number; start: number; helper?: string; idleSeconds?: number; hostLoopback?: boolean } | undefined {
   try {
-    return JSON.parse(readFileSync(join(dir, "holder.json"), "utf8")) as { pid: number; start: number; helper?: string; idleSeconds?: number };
+    return JSON.parse(readFileSync(join(dir, "holder.json"), "utf8")) as { pid: number; start: number; helper?: string; idleSeconds?: number; hostLoopback?: boolean };
   } catch {
     return undefined;
   }

@@ -3,6 +3,8 @@ import { join } from "node:path";
 import type { NetworkSpec } from "../spec/container-spec.js";
 import { onPath } from "../on-path.js";
 import { hostLoopbackAllowed } from "./host-loopback.js";
+import { readSpec } from "../containers/spec-file.js";
+import { writeFileAtomicSync } from "../fs-util.js";
 import { wholeSeconds } from "../whole-seconds.js";
 
 /** How a rootless container's bridge reaches the host (native-rs/container/src/net/rootless.rs). */
@@ -78,4 +80,19 @@ function chooseHelper(env: NodeJS.ProcessEnv): Omit<RootlessNetwork, "idleSecond
     return { helper: null, reason: "/dev/net/tun is not readable and writable by this user (distributions make it 0666; an administrator can: chmod 0666 /dev/net/tun)" };
   }
   return { helper, reason: asked ? `TSBOX_ROOTLESS_NETWORK=${asked}` : `${helper} is installed` };
+}
+
+/**
+ * A stopped container starts with the host loopback setting of whoever starts it, not its creator's: the setting is
+ * read where the user-mode network starts (a container made with `TSBOX_HOST_LOOPBACK=1` reopened it at every later
+ * start, whoever started it). Its config.json's rootless section is brought up to date before the start; under the
+ * container's lock.
+ */
+export function refreshHostLoopback(configPath: string, env: NodeJS.ProcessEnv = process.env): void {
+  const spec = readSpec(configPath);
+  const rootless = spec.network?.rootless;
+  if (!spec.network || !rootless) return;
+  const allowed = hostLoopbackAllowed(env);
+  if ((rootless.hostLoopback ?? false) === allowed) return;
+  writeFileAtomicSync(configPath, JSON.stringify({ ...spec, network: { ...spec.network, rootless: { ...rootless, hostLoopback: allowed } } }));
 }

@@ -7,6 +7,7 @@ import { formatRestartPolicy } from "../restart-policy.js";
 import { failedStartFields, isActive, readCurrentState, readState, unseenEnd, updateStateLocked } from "../state.js";
 import { readSpec } from "../spec-file.js";
 import { removedNetworks, startServers } from "../../network/connected.js";
+import { refreshHostLoopback } from "../../network/rootless.js";
 
 export interface StartOptions {
   /** Called once the monitor listens, before the container runs: attach here (`start -a`). */
@@ -44,6 +45,7 @@ export async function startContainer(ctx: LifecycleContext, id: string, options:
       }
       const gone = ctx.networks ? removedNetworks(readSpec(bundle.config), ctx.networks()) : [];
       if (gone.length > 0) throw new ContainerError(`network ${gone[0]} not found: it was removed after container ${shown(state)} was connected to it (tsbox network disconnect ${gone[0]} ${shown(state)})`, "no_such_network");
+      refreshHostLoopback(bundle.config);
       startServers(bundle);
       updateStateLocked(bundle, (raw) => ({ ...unseenEnd(raw), supervisor: "monitor", restartCount: 0, creatorPid: null, creatorStartTime: null }));
       const launchOptions = {
