@@ -804,7 +804,7 @@ export class Runtime implements ContainerOwner {
       }
       return deleted !== undefined ? { untagged, deleted } : { untagged };
     }
-    const remove = { inUse: () => this.imagesInUse(), ...(options.force ? { force: true } : {}) };
+    const remove = { inUse: () => this.imagesInUse(), running: () => this.imagesRunning(), ...(options.force ? { force: true } : {}) };
     const sweep = async (removed: Descriptor[]) => {
       if (options.prune === false) return [];
       const { sweepRemoved } = await import("./image/gc.js");
@@ -861,6 +861,13 @@ export class Runtime implements ContainerOwner {
     }
     for (const c of await this.containers({ all: true })) inUse.set(c.imageDigest, c.id);
     return inUse;
+  }
+
+  /** Manifest digest → a running (or paused, restarting: docker counts them running) container using that image. */
+  private async imagesRunning(): Promise<Map<string, string>> {
+    const running = new Map<string, string>();
+    for (const c of await this.containers({ all: true })) if (c.status === "running" || c.status === "paused" || c.status === "restarting") running.set(c.imageDigest, c.id);
+    return running;
   }
 
   /** Deletes blobs, unpacked layers and partial downloads nothing needs any more. */

@@ -141,6 +141,14 @@ for (const who of identities()) {
       assert.equal((await cli(["images", "-q", "--filter", "dangling=true"])).stdout, `${snapShort}\n`, "kept as <none>");
       assert.equal((await cli(["start", "-a", "second"])).code, 0, "the container still starts");
       assert.equal((await cli(["rmi", "-f", snapShort])).stdout, "", "forced by id while in use: kept, nothing deleted");
+      // Running, it cannot be forced (docker's words, exit 1): before, -f kept it and said nothing, exit 0.
+      const busy = (await cli(["run", "-d", snapShort, "sleep", "600"])).stdout.trim();
+      try {
+        const refused = await tsbox(who, ["rmi", "-f", snapShort]);
+        assert.deepEqual([refused.code, refused.stdout, refused.stderr], [1, "", `tsbox: conflict: unable to delete ${snapShort} (cannot be forced) - image is being used by running container ${busy.slice(0, 12)}\n`]);
+      } finally {
+        await cli(["rm", "-f", busy]);
+      }
       await cli(["rm", "second"]);
       assert.match((await cli(["image", "prune", "-f"])).stdout, new RegExp(snapShort));
       assert.equal((await cli(["images", "-q", "--filter", "dangling=true"])).stdout, "");

@@ -66,6 +66,8 @@ export interface RemoveOptions {
   inUse?: () => Promise<ReadonlyMap<string, string>>;
   /** Remove the name even so: the image stays as <none> while a container uses it. */
   force?: boolean;
+  /** Manifest digest → the id of a running (or paused) container using it: `rmi -f ID` of that image cannot be forced (docker's). */
+  running?: () => Promise<ReadonlyMap<string, string>>;
 }
 
 /** `RemoveOptions` as the locked section sees them: who uses what, read there. */
@@ -437,6 +439,12 @@ export class ImageStore {
     const untagged: string[] = [];
     let inUse = false;
     const removed = await this.updateIndexRemoving(async (index) => {
+      // docker's: forced or not, an image a running container uses stays whole (before, -f kept it silently, exit 0).
+      const running = options.force ? ((await options.running?.()) ?? new Map<string, string>()) : new Map<string, string>();
+      const runner = found.manifests.map((m) => running.get(m.digest)).find((c) => c !== undefined);
+      if (runner !== undefined) {
+        throw new ImageError(`conflict: unable to delete ${shortHex(found.image.configDigest)} (cannot be forced) - image is being used by running container ${runner.slice(0, 12)}`);
+      }
       const kept: Descriptor[] = [];
       for (const d of index.manifests) {
         const name = d.annotations?.[Annotation.refName];
