@@ -579,7 +579,7 @@ describe("vm way out: a hostile guest's dial and resolve events (no guest)", () 
     try {
       await link.request("create", { cid: "a", spec: { network: network("bridge", false) } });
       // Before: every one of them reached the server (10.0.2.2 was this host's 127.0.0.1, the others were dialed as named).
-      const closed = ["10.0.2.2", "127.0.0.1", "127.1.2.3", "0.0.0.0", "0.1.2.3", "::1", "::", "::ffff:127.0.0.1", "localhost", "10.0.2.2 "];
+      const closed: unknown[] = ["10.0.2.2", "127.0.0.1", "127.1.2.3", "0.0.0.0", "0.1.2.3", "::1", "::", "::ffff:127.0.0.1", "localhost", "10.0.2.2 ", 2130706433, null];
       closed.forEach((ip, i) => link.receive(event({ event: "dial", dial: i, ip, port })));
       await until(() => answers(requests, "dialed").length === closed.length);
       const errors = answers(requests, "dialed").map((r) => r.error);

@@ -7,9 +7,10 @@
 //! alike). The gateway leads to the host's loopback only when the user
 //! allows it (`$TSBOX_HOST_LOOPBACK`): by default a container reaches the
 //! host's services on its other addresses alone, as with podman and rootless
-//! docker, so a server the user bound to 127.0.0.1 stays the user's. A container's keeper joins those namespaces
-//! and clones the container from there, so the container's user namespace is
-//! a child of the holder's: its owner may then move a veth into it.
+//! docker, so a server the user bound to 127.0.0.1 stays the user's. A
+//! container's keeper joins those namespaces and clones the container from
+//! there, so the container's user namespace is a child of the holder's: its
+//! owner may then move a veth into it.
 //!
 //! `<dir>/holder.json` describes the running holder; `<dir>/users/<pid>`
 //! registers each keeper using it. Once no registered keeper is alive the

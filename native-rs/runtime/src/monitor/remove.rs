@@ -162,7 +162,7 @@ fn forget(bundle: &Path, id: &OsStr) {
 
 /// A `--rm` container's anonymous volumes go with it, as docker's (unless
 /// another container uses one). Which ones may go is the front end's rule
-/// (src/containers/volumes.ts `removeOrphaned`, under the volumes' lock), so
+/// (src/containers/volumes.ts `removeOrphanedUnlocked`, under the volumes' lock), so
 /// they are handed over: the container's volumes.json, as
 /// `<data>/volumes/.orphaned-<id>`, which the next volume operation settles.
 /// Before, only the front end's own removals took them, and every `run -d

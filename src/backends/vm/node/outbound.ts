@@ -4,10 +4,10 @@
  * spliced over the link with the `dialed` op; each `resolve` is answered
  * from this host's resolver (getaddrinfo: /etc/hosts, systemd-resolved and
  * all) with `resolved`. The guest's 10.0.2.2 is this host's 127.0.0.1 only
- * where the user allows it (`hostLoopback`, network/host-loopback.ts's
- * TSBOX_HOST_LOOPBACK);
- * else, and for any loopback or unspecified address a guest names itself,
- * the dial is refused: this process's loopback is this host's.
+ * where the user allows it (`hostLoopback`: network/host-loopback.ts's
+ * TSBOX_HOST_LOOPBACK); else, and for any loopback or unspecified address a
+ * guest names itself, the dial is refused: this process's loopback is this
+ * host's.
  * Attached to every Node machine's link (machine.ts), so the `tsbox vm`
  * daemon serves its guest's containers too.
  *
@@ -99,9 +99,11 @@ function answerResolve(link: AgentLink, e: ResolveEvent, answer: { error: string
 function dialedHost(ip: string, hostLoopback: boolean): { ip: string } | { refused: "ECONNREFUSED" } {
   // 10.0.2.2: this host's loopback, only where the user opened it (HOST_LOOPBACK_VARIABLE).
   if (ip === GUEST_HOST_LOOPBACK) return hostLoopback ? { ip: "127.0.0.1" } : { refused: "ECONNREFUSED" };
-  // Only a hostile guest kernel names these (a container's own loopback never leaves it), and 0.0.0.0 is this host too.
+  // Only a hostile guest kernel names these (a container's own loopback never leaves it), and 0.0.0.0 is this host too;
+  // its event is its own JSON, whatever the type says.
+  if (typeof ip !== "string" || !isIPv4(ip)) return { refused: "ECONNREFUSED" };
   const first = Number(ip.split(".")[0]);
-  if (!isIPv4(ip) || first === 127 || first === 0) return { refused: "ECONNREFUSED" };
+  if (first === 127 || first === 0) return { refused: "ECONNREFUSED" };
   return { ip };
 }
 
