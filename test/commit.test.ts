@@ -137,7 +137,11 @@ for (const who of identities()) {
       assert.equal(inUse.stderr, `tsbox: conflict: unable to remove repository reference "snap:one" (must force) - container ${secondId.slice(0, 12)} is using its referenced image ${snapShort}\n`);
       const byId = await tsbox(who, ["rmi", snapShort]);
       assert.match(byId.stderr, new RegExp(`^tsbox: conflict: unable to delete ${snapShort} \\(must be forced\\) - image is being used by container ${secondId.slice(0, 12)}$`, "m"));
+      const shownImage = async () => (await cli(["ps", "-a", "--filter", "name=^second$", "--format", "{{.Image}}"])).stdout;
+      assert.equal(await shownImage(), "snap:one\n");
       assert.equal((await cli(["rmi", "-f", "snap:one"])).stdout, "Untagged: snap:one\n");
+      // docker's IMAGE once the name no longer names its image: the id (before: the name it no longer has).
+      assert.equal(await shownImage(), `${snapShort}\n`);
       assert.equal((await cli(["images", "-q", "--filter", "dangling=true"])).stdout, `${snapShort}\n`, "kept as <none>");
       assert.equal((await cli(["start", "-a", "second"])).code, 0, "the container still starts");
       assert.equal((await cli(["rmi", "-f", snapShort])).stdout, "", "forced by id while in use: kept, nothing deleted");

@@ -137,7 +137,36 @@ export async function containerSizes(c: ContainerInspect): Promise<{ rw: number;
   return { rw, rootFs };
 }
 
-export async function containerContext(e: PsEntry, options: { trunc: boolean; size: boolean }): Promise<object> {
+function shownImage(c: ContainerInspect, options: { trunc: boolean; namesMeant?: Set<string> }): string {
+  const name = c.Config.Image;
+  const stale = !name.startsWith("sha256:") && options.namesMeant !== undefined && !options.namesMeant.has(`${name}\0${c.Image}`);
+  const shown = stale ? c.Image : name;
+  return options.trunc && shown.startsWith("sha256:") ? shortId(shown) : shown;
+}
+
+/**
+ * docker's IMAGE column: the name the container was made from while it still names the container's image (for some
+ * platform), else the image's id (the tag moved by a rebuild or a pull, or was removed). One lookup per name.
+ */
+export async function imageNamesStillMeant(entries: PsEntry[], runtime: Runtime): Promise<Set<string>> {
+  const meant = new Set<string>();
+  const byName = new Map<string, Set<string>>();
+  for (const e of entries) {
+    const name = e.inspect.Config.Image;
+    if (!name.startsWith("sha256:")) byName.set(name, (byName.get(name) ?? new Set()).add(e.inspect.Image));
+  }
+  const store = runtime.imageStore;
+  for (const [name, ids] of byName) {
+    const platforms = await store.platformsOf(name).catch(() => []);
+    for (const platform of platforms) {
+      const found = await store.findImage(name, platform).catch(() => undefined);
+      if (found && ids.has(found.configDigest)) meant.add(`${name}\0${found.configDigest}`);
+    }
+  }
+  return meant;
+}
+
+export async function containerContext(e: PsEntry, options: { trunc: boolean; size: boolean; namesMeant?: Set<string> }): Promise<object> {
   const c = e.inspect;
   const labels = c.Config.Labels ?? {};
   const command = [c.Path, ...c.Args].join(" ");
@@ -150,7 +179,7 @@ export async function containerContext(e: PsEntry, options: { trunc: boolean; si
   return strictContext(CONTAINER_FORMAT.typeName, {
     ID: options.trunc ? shortId(c.Id) : c.Id,
     Names: c.Name.replace(/^\//, ""),
-    Image: options.trunc && c.Config.Image.startsWith("sha256:") ? shortId(c.Config.Image) : c.Config.Image,
+    Image: shownImage(c, options),
     Command: JSON.stringify(options.trunc ? truncate(command, 20) : command),
     // A getter: the zone's name comes from Intl, whose first use costs ~10 ms, and few formats show it.
     get CreatedAt() {

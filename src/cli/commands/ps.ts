@@ -4,7 +4,7 @@ import { Runtime } from "../../runtime.js";
 import type { CliContext } from "../context.js";
 import { allValues, lastValue, parseFlags } from "../flags.js";
 import { refuseJsonWith, writeFormatted } from "../format-output.js";
-import { containerContext, CONTAINER_FORMAT, matchFilters, parseFilters, type PsEntry, psEntries } from "./ps-context.js";
+import { containerContext, CONTAINER_FORMAT, imageNamesStillMeant, matchFilters, parseFilters, type PsEntry, psEntries } from "./ps-context.js";
 
 const USAGE = `Usage: tsbox ps [OPTIONS]
 
@@ -58,7 +58,10 @@ export async function psCommand(args: string[], ctx: CliContext): Promise<number
   const trunc = !flags.bools.has("no-trunc");
   // docker-cli computes sizes when the template asks for .Size too, not only with -s.
   const size = flags.bools.has("size") || (format !== undefined && /\.Size\b/.test(format));
-  const items = await Promise.all(entries.map((e) => containerContext(e, { trunc, size })));
+  // Looked up only where the output shows the image (the default table does).
+  const shown = flags.bools.has("quiet") ? false : format === undefined || /\.Image\b/.test(format);
+  const namesMeant = shown ? await imageNamesStillMeant(entries, runtime) : undefined;
+  const items = await Promise.all(entries.map((e) => containerContext(e, { trunc, size, ...(namesMeant ? { namesMeant } : {}) })));
   const defaults = flags.bools.has("size") && format === undefined ? { ...CONTAINER_FORMAT, table: CONTAINER_FORMAT.table + "\t{{.Size}}" } : CONTAINER_FORMAT;
   writeFormatted(ctx.stdout, items, format, defaults, flags.bools.has("quiet"));
   return 0;
