@@ -9,7 +9,7 @@ import { logIncomplete } from "../../containers/logs.js";
 
 const USAGE = `Usage: tsbox logs [OPTIONS] CONTAINER
 
-Show a container's output (containers started with -d, create/start or --restart).
+Show the output a container wrote (every container keeps it, unless it runs with --log-driver none).
 
 Options:
   -f, --follow         Keep printing new output until the container stops
