@@ -23,7 +23,7 @@ import { holdLock, lockWaiters } from "./helpers/hold-lock.js";
 import { netnsStateDir } from "../src/network/netns-state.js";
 import { processExiting, processStartTime } from "../src/containers/state.js";
 import { removeStaticTools, staticToolDir } from "./helpers/static-tool.js";
-import { hasDefaultRoute } from "../src/network/routes.js";
+import { defaultRouteDevice, hasDefaultRoute } from "../src/network/routes.js";
 import { lacksGateway, nextGateway } from "../src/network/gateway.js";
 import type { Attachment } from "../src/network/attachments.js";
 import type { PortMapping } from "../src/spec/container-spec.js";
@@ -108,6 +108,10 @@ describe("the gateway endpoint's choice (no containers)", () => {
       assert.equal(hasDefaultRoute(join(dir, "with")), true);
       assert.equal(hasDefaultRoute(join(dir, "without")), false);
       assert.equal(hasDefaultRoute(join(dir, "missing")), undefined);
+      // The host's address for containers is on the default route of the lowest metric (host-loopback.ts).
+      writeFileSync(join(dir, "two"), head + "wlan0\t00000000\t0100590A\t0003\t0\t0\t600\t00000000\t0\t0\t0\n" + "eth0\t00000000\t0100590A\t0003\t0\t0\t100\t00000000\t0\t0\t0\n" + subnet);
+      assert.equal(defaultRouteDevice(join(dir, "two")), "eth0");
+      assert.equal(defaultRouteDevice(join(dir, "without")), undefined);
       assert.equal(hasDefaultRoute(`/proc/${process.pid}/net/route`), hasDefaultRoute("/proc/net/route"), "a pid's file is its namespace's");
     } finally {
       rmSync(dir, { recursive: true, force: true });

@@ -11,9 +11,9 @@
  * the loopback (their gateway is the bridge's address), so the setting is
  * theirs already.
  */
-import { readFileSync } from "node:fs";
 import { networkInterfaces } from "node:os";
 import { UsageError } from "../errors.js";
+import { defaultRouteDevice } from "./routes.js";
 
 export const HOST_LOOPBACK_VARIABLE = "TSBOX_HOST_LOOPBACK";
 
@@ -42,24 +42,7 @@ export function userModeHostGateway(loopback: string, env: NodeJS.ProcessEnv = p
 export function hostAddress(): string | undefined {
   const interfaces = networkInterfaces();
   const ipv4 = (name: string) => interfaces[name]?.find((a) => a.family === "IPv4" && !a.internal)?.address;
-  const onDefaultRoute = defaultRouteInterface();
+  const onDefaultRoute = defaultRouteDevice();
   const found = onDefaultRoute !== undefined ? ipv4(onDefaultRoute) : undefined;
   return found ?? Object.keys(interfaces).map(ipv4).find((a) => a !== undefined);
-}
-
-/** The interface of the IPv4 default route with the lowest metric (/proc/net/route). */
-function defaultRouteInterface(): string | undefined {
-  let table: string;
-  try {
-    table = readFileSync("/proc/net/route", "latin1");
-  } catch {
-    return undefined;
-  }
-  const routes = table
-    .split("\n")
-    .slice(1)
-    .map((line) => line.trim().split(/\s+/))
-    .filter((f) => f.length >= 8 && f[1] === "00000000" && f[7] === "00000000")
-    .sort((a, b) => Number(a[6]) - Number(b[6]));
-  return routes[0]?.[0];
 }

@@ -28,26 +28,32 @@ export function hasDefaultRoute(file: string): boolean | undefined {
   return routeTable(file)?.some((r) => r.dest === 0 && r.mask === 0);
 }
 
+/** The device of the namespace's IPv4 default route with the lowest metric (the host's address for containers: host-loopback.ts). */
+export function defaultRouteDevice(file = "/proc/net/route"): string | undefined {
+  const defaults = (routeTable(file) ?? []).filter((r) => r.dest === 0 && r.mask === 0);
+  return defaults.sort((a, b) => a.metric - b.metric)[0]?.device;
+}
+
 /** The subnets routed, the default route (mask 0) left out. */
 function routes(file: string): { device: string; subnet: Subnet }[] {
   return (routeTable(file) ?? []).filter((r) => r.mask !== 0).map((r) => ({ device: r.device, subnet: { base: r.dest, prefix: 32 - zeroBits(r.mask) } }));
 }
 
 /** Every IPv4 route of the table in `file` (/proc/net/route's format); undefined when it cannot be read. */
-function routeTable(file: string): { device: string; dest: number; mask: number }[] | undefined {
+function routeTable(file: string): { device: string; dest: number; mask: number; metric: number }[] | undefined {
   let text: string;
   try {
     text = readFileSync(file, "utf8");
   } catch {
     return undefined;
   }
-  const out: { device: string; dest: number; mask: number }[] = [];
+  const out: { device: string; dest: number; mask: number; metric: number }[] = [];
   for (const line of text.trim().split("\n").slice(1)) {
     const f = line.trim().split(/\s+/);
     const dest = leHex(f[1]);
     const mask = leHex(f[7]);
     if (f[0] === undefined || dest === undefined || mask === undefined) continue;
-    out.push({ device: f[0], dest, mask });
+    out.push({ device: f[0], dest, mask, metric: Number(f[6]) || 0 });
   }
   return out;
 }
