@@ -258,14 +258,19 @@ export function checkPort(given: Partial<PortMapping>): PortMapping {
  * (network/host-loopback.ts: a laptop's changes with its network), so a plan of the run must not be replayed.
  */
 export function namesHostGateway(options: RunOptions): boolean {
-  return (options.addHosts ?? []).some((h) => /^[^:=]*[:=]host-gateway$/.test(h));
+  return (options.addHosts ?? []).some((h) => addHostParts(h).ip === "host-gateway");
+}
+
+/** `NAME:IP` or `NAME=IP` split at its first separator (empty parts where there is none). */
+function addHostParts(text: string): { name: string; ip: string } {
+  const sep = text.search(/[:=]/);
+  return sep > 0 ? { name: text.slice(0, sep), ip: text.slice(sep + 1) } : { name: "", ip: "" };
 }
 
 /** `NAME:IP` (docker also takes `NAME=IP`); `host-gateway` is the host as the container sees it (`hostGateway` says, or why not). */
 export function parseAddHost(text: string, hostGateway: (text: string) => string): { ip: string; names: string[] } {
-  const sep = text.search(/[:=]/);
-  const name = sep > 0 ? text.slice(0, sep) : "";
-  let ip = sep > 0 ? text.slice(sep + 1) : "";
+  const { name, ip: given } = addHostParts(text);
+  let ip = given;
   if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(name) || ip === "") throw new UsageError(`invalid --add-host "${text}": expected NAME:IP or NAME:host-gateway`);
   if (ip === "host-gateway") {
     ip = hostGateway(text);

@@ -1,9 +1,8 @@
 import { accessSync, constants } from "node:fs";
 import { join } from "node:path";
-import type { NetworkSpec } from "../spec/container-spec.js";
+import type { ContainerSpec, NetworkSpec } from "../spec/container-spec.js";
 import { onPath } from "../on-path.js";
 import { hostLoopbackAllowed } from "./host-loopback.js";
-import { readSpec } from "../containers/spec-file.js";
 import { writeFileAtomicSync } from "../fs-util.js";
 import { wholeSeconds } from "../whole-seconds.js";
 
@@ -85,11 +84,10 @@ function chooseHelper(env: NodeJS.ProcessEnv): Omit<RootlessNetwork, "idleSecond
 /**
  * A stopped container starts with the host loopback setting of whoever starts it, not its creator's: the setting is
  * read where the user-mode network starts (a container made with `TSBOX_HOST_LOOPBACK=1` reopened it at every later
- * start, whoever started it). Its config.json's rootless section is brought up to date before the start; under the
- * container's lock.
+ * start, whoever started it). Its config.json (`spec`, as read) has its rootless section brought up to date before the
+ * start; under the container's lock.
  */
-export function refreshHostLoopback(configPath: string, env: NodeJS.ProcessEnv = process.env): void {
-  const spec = readSpec(configPath);
+export function refreshHostLoopback(configPath: string, spec: ContainerSpec, env: NodeJS.ProcessEnv = process.env): void {
   const rootless = spec.network?.rootless;
   if (!spec.network || !rootless) return;
   const allowed = hostLoopbackAllowed(env);

@@ -43,9 +43,10 @@ export async function startContainer(ctx: LifecycleContext, id: string, options:
       if (state.backend !== ctx.backend.name) {
         throw new ContainerError(`container ${shown(state)} belongs to the ${state.backend} backend (this is ${ctx.backend.name})`);
       }
-      const gone = ctx.networks ? removedNetworks(readSpec(bundle.config), ctx.networks()) : [];
+      const spec = readSpec(bundle.config);
+      const gone = ctx.networks ? removedNetworks(spec, ctx.networks()) : [];
       if (gone.length > 0) throw new ContainerError(`network ${gone[0]} not found: it was removed after container ${shown(state)} was connected to it (tsbox network disconnect ${gone[0]} ${shown(state)})`, "no_such_network");
-      refreshHostLoopback(bundle.config);
+      refreshHostLoopback(bundle.config, spec);
       startServers(bundle);
       updateStateLocked(bundle, (raw) => ({ ...unseenEnd(raw), supervisor: "monitor", restartCount: 0, creatorPid: null, creatorStartTime: null }));
       const launchOptions = {
