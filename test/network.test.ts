@@ -39,10 +39,7 @@ let hostPort = 0;
 before(async () => {
   ns = TestNetns.create();
   hostServer = ns.spawn([process.execPath, "-e", "require('http').createServer((q, r) => r.end('hello from the host\\n')).listen(0, '0.0.0.0', function () { console.log(this.address().port) })"]);
-  hostPort = await new Promise<number>((resolve, reject) => {
-    hostServer.stdout!.setEncoding("utf8").once("data", (d: string) => resolve(Number(d.trim())));
-    hostServer.once("exit", () => reject(new Error("the host-side server did not start")));
-  });
+  hostPort = await printedPort(hostServer, "the host-side server");
 });
 
 after(() => {
@@ -52,10 +49,18 @@ after(() => {
   cleanupIdentities();
 });
 
+/** The port a test server (a `node -e` that listens, then prints its port) listens on, or why it never did. */
+function printedPort(server: ChildProcess, what: string): Promise<number> {
+  return new Promise<number>((resolve, reject) => {
+    server.stdout!.setEncoding("utf8").once("data", (d: string) => resolve(Number(d.trim())));
+    server.once("exit", () => reject(new Error(`${what} did not start`)));
+  });
+}
+
 /** A listener in the namespace on 127.0.0.1, to make a port taken. */
 async function occupyPort(): Promise<{ port: number; close: () => void }> {
   const child = ns.spawn([process.execPath, "-e", "require('net').createServer().listen(0, '127.0.0.1', function () { console.log(this.address().port) })"]);
-  const port = await new Promise<number>((resolve) => child.stdout!.setEncoding("utf8").once("data", (d: string) => resolve(Number(d.trim()))));
+  const port = await printedPort(child, "the port's holder");
   return { port, close: () => child.kill("SIGKILL") };
 }
 
@@ -217,10 +222,7 @@ for (const who of identities()) {
       // A server for this host's own users (bound to 127.0.0.1): before, every rootless container reached it at 10.0.2.2.
       const local = ns.spawn([process.execPath, "-e", "require('http').createServer((q, r) => r.end('loopback only\\n')).listen(0, '127.0.0.1', function () { console.log(this.address().port) })"]);
       try {
-        const port = await new Promise<number>((resolve, reject) => {
-          local.stdout!.setEncoding("utf8").once("data", (d: string) => resolve(Number(d.trim())));
-          local.once("exit", () => reject(new Error("the loopback server did not start")));
-        });
+        const port = await printedPort(local, "the loopback server");
         // 10.0.2.2 is the user-mode network's (as root, no route leads there: only host-gateway is tried).
         const targets = who.name === "root" ? ["host.tsbox.internal"] : ["10.0.2.2", "host.tsbox.internal"];
         const script = `grep host.tsbox.internal /etc/hosts; for t in ${targets.join(" ")}; do timeout -s KILL 5 wget -q -O - http://$t:${port}/; echo "$t exit=$?"; done`;
@@ -281,10 +283,7 @@ for (const who of identities()) {
       const far = await ns.remote();
       const server = far.host.spawn([process.execPath, "-e", "require('http').createServer((q, r) => r.end(Buffer.alloc(8 << 20, 120))).listen(0, '0.0.0.0', function () { console.log(this.address().port) })"]);
       try {
-        const port = await new Promise<number>((resolve, reject) => {
-          server.stdout!.setEncoding("utf8").once("data", (d: string) => resolve(Number(d.trim())));
-          server.once("exit", () => reject(new Error("the remote server did not start")));
-        });
+        const port = await printedPort(server, "the remote server");
         // timeout only ends a hung download: the assertion is on what arrived.
         // pasta asked for: slirp4netns is the default helper now, and this is pasta's case.
         const r = await run(["run", "--rm", "busybox", "sh", "-c", `timeout 30 wget -q -O - http://203.0.113.80:${port}/ | wc -c`], { TSBOX_ROOTLESS_NETWORK: "pasta" });
@@ -302,10 +301,7 @@ for (const who of identities()) {
       // and never its end (src/network/rootless.ts): the default helper is slirp4netns now.
       const server = ns.spawn([process.execPath, "-e", "require('net').createServer((s) => s.once('data', () => s.end('HTTP/1.0 200 OK\\r\\n\\r\\nanswered\\n'))).listen(0, '0.0.0.0', function () { console.log(this.address().port) })"]);
       try {
-        const port = await new Promise<number>((resolve, reject) => {
-          server.stdout!.setEncoding("utf8").once("data", (d: string) => resolve(Number(d.trim())));
-          server.once("exit", () => reject(new Error("the host-side server did not start")));
-        });
+        const port = await printedPort(server, "the host-side server");
         // timeout only ends a hang: the assertion is nc's own exit (0: it saw the end) and what arrived.
         const r = await run(["run", "--rm", "--add-host", "host.tsbox.internal:host-gateway", "busybox", "sh", "-c", `printf 'GET / HTTP/1.0\\r\\n\\r\\n' | timeout 30 nc host.tsbox.internal ${port}; echo "nc exit $?"`]);
         assert.equal(r.code, 0, r.stderr);

@@ -9,7 +9,7 @@
 import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
 import { chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
-import { createServer, type Socket } from "node:net";
+import { createServer, type Server, type Socket } from "node:net";
 import { PassThrough } from "node:stream";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -489,11 +489,15 @@ describe("vm way out: a hostile guest's dial and resolve events (no guest)", () 
   };
   const answers = (requests: Record<string, unknown>[], op: string) => requests.filter((r) => r.op === op);
   const network = (name: string, internal: boolean) => ({ attach: [{ name, internal }] });
+  /** The port `server` listens on at `address`, once it does. */
+  const listening = async (server: Server, address: string) => {
+    await new Promise<void>((r) => server.listen(0, address, r));
+    return (server.address() as { port: number }).port;
+  };
 
   it("no connection nor lookup is made for a guest whose containers have no network that leads out", async () => {
     const server = createServer((c) => c.destroy());
-    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-    const port = (server.address() as { port: number }).port;
+    const port = await listening(server, "127.0.0.1");
     let accepted = 0;
     server.on("connection", () => accepted++);
     const { link, requests } = scriptedGuest();
@@ -533,8 +537,7 @@ describe("vm way out: a hostile guest's dial and resolve events (no guest)", () 
   it("connections out and lookups at once are capped; the rest fail at once with a clear error", async () => {
     const held: Socket[] = [];
     const server = createServer((c) => held.push(c));
-    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-    const port = (server.address() as { port: number }).port;
+    const port = await listening(server, "127.0.0.1");
     const { link, requests } = scriptedGuest();
     serveOutbound(link, { hostLoopback: true });
     try {
@@ -566,14 +569,14 @@ describe("vm way out: a hostile guest's dial and resolve events (no guest)", () 
       server.close();
     }
   });
+
   it("this host's loopback is closed to the guest unless the user opens it: 10.0.2.2 and any loopback or unspecified address a guest names are refused, this host's own address is dialed", async () => {
     const accepted: string[] = [];
     const server = createServer((c) => {
       accepted.push(c.localAddress ?? "");
       c.destroy();
     });
-    await new Promise<void>((r) => server.listen(0, "0.0.0.0", r));
-    const port = (server.address() as { port: number }).port;
+    const port = await listening(server, "0.0.0.0");
     const { link, requests } = scriptedGuest();
     serveOutbound(link, { hostLoopback: false });
     try {
