@@ -40,7 +40,10 @@ chmod 1777 "$native_tmp" "$vm_tmp"
 vm_log="$vm_tmp.log"
 native_log="$native_tmp.log"
 checks_log="$native_tmp.checks.log"
-trap 'rm -rf "$native_tmp" "$vm_tmp" "$vm_log" "$native_log" "$checks_log"' EXIT
+checks_out="$vm_tmp.checks.out"
+checks_status_file="$vm_tmp.checks.status"
+vm_status_file="$vm_tmp.status"
+trap 'rm -rf "$native_tmp" "$vm_tmp" "$vm_log" "$native_log" "$checks_log" "$checks_out" "$checks_status_file" "$vm_status_file"' EXIT
 # A hung file fails after 20 minutes (each file runs as one test) instead of stalling CI. The native lane's
 # files mostly wait (on timeouts, stops, restarts; stop 43: 120 s of CPU in 280 s of lifecycle.test.ts), so it
 # runs two at once; the vm lane's emulator keeps a core busy, one guest at a time.
@@ -48,10 +51,6 @@ run_lane() { node --import tsx --import ./test/helpers/file-tmpdir.ts --test --t
 # The static checks (they need no guest) come after the vm lane's files, in its background job: with them first the
 # native lane waited for them and was the longer path (stop 64: checks ≈ 150 s + native 21.7 min against vm 22.3);
 # the vm lane now ends first. Each failure is counted at the end, its output kept to be printed again there.
-checks_out="$vm_tmp.checks.out"
-checks_status_file="$vm_tmp.checks.status"
-vm_status_file="$vm_tmp.status"
-trap 'rm -rf "$native_tmp" "$vm_tmp" "$vm_log" "$native_log" "$checks_log" "$checks_out" "$checks_status_file" "$vm_status_file"' EXIT
 check() {
   local title=$1
   shift
