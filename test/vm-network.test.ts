@@ -9,6 +9,7 @@
  */
 import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { createSocket } from "node:dgram";
 import { connect, createServer, type Server } from "node:net";
@@ -357,16 +358,43 @@ describe("vm networking", { skip: vmSkip }, () => {
         s.on("connect", () => (s.destroy(), resolve("connected")));
       });
       const unreachable = hostGot === "ECONNREFUSED" ? "Connection refused" : "No route to host";
-      const script = `echo "closed: $(nc ${own} ${closedPort} </dev/null 2>&1; echo rc=$?)"; echo "unreachable: $(nc 192.0.2.1 80 </dev/null 2>&1; echo rc=$?)"; echo "loopback: $(nc 10.0.2.2 ${loopbackPort} </dev/null 2>&1; echo rc=$?)"; head -c 1048576 /dev/urandom > /tmp/in; nc ${own} ${port} < /tmp/in > /tmp/out & pid=$!; for i in $(seq 300); do [ "$(wc -c < /tmp/out)" = 1048576 ] && break; sleep 0.1; done; kill $pid 2>/dev/null; cmp /tmp/in /tmp/out && echo same`;
+      // Where this host has no route (root: two routes of its own, TEST-NET-3), its dial fails at once with
+      // EHOSTUNREACH or ENETUNREACH, and so must the container's: the agent answers with ICMP (before stop 66 the SYN
+      // was routed `unreachable` in a guest that forwards nothing, so no ICMP came, and nc waited out 2 minutes:
+      // "Connection timed out").
+      const noRoute = process.getuid?.() === 0;
+      if (noRoute) {
+        execFileSync("ip", ["route", "replace", "unreachable", "203.0.113.77/32"]);
+        execFileSync("ip", ["route", "replace", "throw", "203.0.113.78/32"]);
+      }
+      const probe = (label: string, to: string) => `echo "${label}: $(nc ${to} </dev/null 2>&1; echo rc=$?)"`;
+      const script = [
+        probe("closed", `${own} ${closedPort}`),
+        probe("unreachable", "192.0.2.1 80"),
+        probe("loopback", `10.0.2.2 ${loopbackPort}`),
+        ...(noRoute ? [probe("no host route", "203.0.113.77 80"), probe("no net route", "203.0.113.78 80")] : []),
+        `head -c 1048576 /dev/urandom > /tmp/in; nc ${own} ${port} < /tmp/in > /tmp/out & pid=$!; for i in $(seq 300); do [ "$(wc -c < /tmp/out)" = 1048576 ] && break; sleep 0.1; done; kill $pid 2>/dev/null; cmp /tmp/in /tmp/out && echo same`,
+      ].join("; ");
       const c = await rt.run({ image: "busybox", cmd: ["sh", "-c", script], remove: true });
       const out = await c.output();
       assert.equal(out.exitCode, 0, out.stderr);
       // The container's connect() has the host's outcome (before: it succeeded at once, the guest's kernel accepting
       // before the host tried, and a closed port showed only as EOF: wait-for-port loops passed).
-      assert.equal(out.stdout, `closed: nc: can't connect to remote host (${own}): Connection refused\nrc=1\nunreachable: nc: can't connect to remote host (192.0.2.1): ${unreachable}\nrc=1\nloopback: nc: can't connect to remote host (10.0.2.2): Connection refused\nrc=1\nsame\n`);
+      const failed = (label: string, to: string, why: string) => `${label}: nc: can't connect to remote host (${to}): ${why}\nrc=1\n`;
+      assert.equal(
+        out.stdout,
+        failed("closed", own!, "Connection refused") +
+          failed("unreachable", "192.0.2.1", unreachable) +
+          failed("loopback", "10.0.2.2", "Connection refused") +
+          (noRoute ? failed("no host route", "203.0.113.77", "No route to host") + failed("no net route", "203.0.113.78", "Network is unreachable") : "") +
+          "same\n",
+      );
     } finally {
       echo.close();
       loopback.close();
+      if (process.getuid?.() === 0) {
+        for (const route of [["unreachable", "203.0.113.77/32"], ["throw", "203.0.113.78/32"]]) execFileSync("ip", ["route", "del", ...route], { stdio: "ignore" });
+      }
     }
   });
 
@@ -409,6 +437,22 @@ describe("vm networking", { skip: vmSkip }, () => {
     const u = await rt.run({ image: "busybox", network: "vmapp", cmd: ["sh", "-c", "nslookup no-such-name.invalid 2>&1"], remove: true });
     const uo = await u.output();
     assert.match(uo.stdout, /can't find no-such-name\.invalid: NXDOMAIN/, uo.stdout + uo.stderr);
+  });
+
+  it("another network's containers are out of reach: a connect() from the default bridge fails at once, no route to them", async () => {
+    const srv = await rt.run({ image: "busybox", name: "walled", network: "vmapp", cmd: httpd("walled"), remove: true });
+    try {
+      const shown = (await rt.inspectContainer("walled")).NetworkSettings as { Networks: Record<string, { IPAddress: string }> };
+      const ip = shown.Networks.vmapp!.IPAddress;
+      // Before stop 66 the SYN was routed `unreachable` in a guest that forwards nothing: no ICMP, and nc waited 2 minutes.
+      const c = await rt.run({ image: "busybox", cmd: ["sh", "-c", `nc ${ip} 80 </dev/null; echo rc=$?`], remove: true });
+      const out = await c.output();
+      assert.equal(out.stdout, "rc=1\n");
+      assert.equal(out.stderr, `nc: can't connect to remote host (${ip}): No route to host\n`);
+    } finally {
+      await srv.kill("SIGKILL");
+      await srv.wait();
+    }
   });
 
   it("--network none has only lo and reaches nothing", async () => {

@@ -9,20 +9,22 @@
 //!   has the host's outcome, as with slirp: made, it reaches a listener on
 //!   `HOST_LOOPBACK:RELAY_PORT` (an nftables DNAT) whose accepted connection
 //!   is spliced to the channels; refused (ECONNREFUSED), it goes to a closed
-//!   port and the guest's kernel resets it; failed otherwise (unreachable,
-//!   timed out), it goes to `UNREACHABLE`, whose route answers with ICMP
-//!   host-unreachable (EHOSTUNREACH). Accepting first and closing on a
+//!   port and the guest's kernel resets it; failed otherwise (no route, timed
+//!   out), it is dropped and the agent answers with ICMP net- or
+//!   host-unreachable (`icmp.rs`: ENETUNREACH or EHOSTUNREACH at connect()).
+//!   Accepting first and closing on a
 //!   failed dial made every connect() succeed, the error showing only later
 //!   as EOF (a wait-for-port loop took a closed port for an open one).
 //! * **DNS**: UDP on `DNS:53`; an A question becomes a `resolve` event
 //!   `{query, name}`, the host's resolver answers with the `resolved` op.
 //!   Other types get an empty answer (IPv4 only, as on the native side).
 //! Connections to a subnet the guest routes itself (another network's
-//! containers) are refused: networks are isolated from each other. Nothing
+//! containers) fail as unreachable: networks are isolated from each other. Nothing
 //! from an `--internal` network's address is relayed: such a network has no
 //! default route, and a container crafting its own packets to the gateway
 //! (NET_RAW) must not get out that way either.
 
+pub mod icmp;
 pub mod nft;
 pub mod queue;
 
@@ -48,11 +50,8 @@ pub const DNS: Ipv4Addr = Ipv4Addr::new(10, 0, 2, 3);
 const RELAY_PORT: u16 = 1;
 /// A port of HOST_LOOPBACK nothing listens on: a SYN sent there is reset.
 const CLOSED_PORT: u16 = 2;
-/// An address routed `unreachable`: a SYN sent there gets ICMP host-unreachable.
-const UNREACHABLE: Ipv4Addr = Ipv4Addr::new(10, 0, 2, 4);
-/// The marks that send a held SYN to CLOSED_PORT or UNREACHABLE (nft.rs).
+/// The mark that sends a held SYN to CLOSED_PORT (nft.rs).
 const MARK_REFUSED: u32 = 1;
-const MARK_UNREACHABLE: u32 = 2;
 /// A SYN's outcome is kept this long for its retransmissions (Linux gives
 /// up a connect() after about 127 s of them).
 const DECIDED_FOR: Duration = Duration::from_secs(150);
@@ -65,6 +64,19 @@ const MAX_PENDING: usize = 1024;
 /// A connection attempt: who, and its SYN's sequence number (which its
 /// retransmissions repeat and a later attempt from the same port does not).
 type Attempt = (SocketAddrV4, u32);
+
+/// What becomes of an attempt's SYNs.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) enum Answer {
+    /// On to the relay listener: the host's connection is ready.
+    Relayed,
+    /// Reset by the guest's kernel: ECONNREFUSED.
+    Refused,
+    /// Dropped, and an ICMP destination-unreachable of this code sent back.
+    Unreachable(u8),
+    /// Dropped, nothing said (an `--internal` network's).
+    Dropped,
+}
 
 /// A dialed connection waiting for the container's handshake to reach the
 /// listener: the `dialed` request, answered once spliced, and its channels.
@@ -81,12 +93,12 @@ pub struct Relay {
     dns: UdpSocket,
     queue: queue::Queue,
     next: u64,
-    /// Dials waiting for the host's `dialed`: the attempt, its held SYNs' queue ids.
-    pub(crate) dials: HashMap<u64, (Attempt, Vec<u32>)>,
+    /// Dials waiting for the host's `dialed`: the attempt, its SYN's quote (`icmp.rs`), its held SYNs' queue ids.
+    pub(crate) dials: HashMap<u64, (Attempt, Vec<u8>, Vec<u32>)>,
     /// The dial of each held attempt.
     held: HashMap<Attempt, u64>,
-    /// Attempts answered: (verdict, mark) for their retransmitted SYNs.
-    decided: HashMap<Attempt, (u32, u32, Instant)>,
+    /// Attempts answered, for their retransmitted SYNs.
+    decided: HashMap<Attempt, (Answer, Instant)>,
     /// Dialed connections by the container's address, until accepted.
     pub(crate) ready: HashMap<SocketAddrV4, Ready>,
     /// DNS questions waiting for the host's `resolved`: the packet, who asked.
@@ -106,8 +118,7 @@ impl Relay {
             }
         }
         link::set_up(&mut nl, lo).map_err(|e| format!("bringing lo up: {}", e.description()))?;
-        link::add_unreachable_route(&mut nl, UNREACHABLE).map_err(|e| format!("routing {} unreachable: {}", UNREACHABLE, e.description()))?;
-        let marks = [(MARK_REFUSED, SocketAddrV4::new(HOST_LOOPBACK, CLOSED_PORT)), (MARK_UNREACHABLE, SocketAddrV4::new(UNREACHABLE, RELAY_PORT))];
+        let marks = [(MARK_REFUSED, SocketAddrV4::new(HOST_LOOPBACK, CLOSED_PORT))];
         // The queue is bound before the rule sends SYNs to it (else they are dropped).
         let queue = queue::Queue::bind().map_err(|e| format!("binding the nfqueue: {}", e.description()))?;
         nft::redirect_tcp(SocketAddrV4::new(HOST_LOOPBACK, RELAY_PORT), &marks).map_err(|e| format!("the nftables rules: {}", e.description()))?;
@@ -129,22 +140,35 @@ impl Relay {
         self.queue.fd()
     }
 
-    /// Lets an attempt's held SYNs go (`queue::NF_ACCEPT` with `mark`, or
-    /// dropped), and its retransmissions the same way.
-    pub(crate) fn decide(&mut self, attempt: Attempt, ids: &[u32], verdict: u32, mark: u32) {
+    /// Answers an attempt's held SYNs (`quote`: one of them, `icmp.rs`),
+    /// and its retransmissions the same way.
+    pub(crate) fn decide(&mut self, attempt: Attempt, quote: &[u8], ids: &[u32], answer: Answer) {
+        self.answer_syns(quote, ids, answer);
+        self.decided.insert(attempt, (answer, Instant::now()));
+    }
+
+    fn answer_syns(&self, quote: &[u8], ids: &[u32], answer: Answer) {
+        let (verdict, mark) = match answer {
+            Answer::Relayed => (queue::NF_ACCEPT, 0),
+            Answer::Refused => (queue::NF_ACCEPT, MARK_REFUSED),
+            Answer::Unreachable(_) | Answer::Dropped => (queue::NF_DROP, 0),
+        };
         for id in ids {
             self.queue.verdict(*id, verdict, mark);
         }
-        self.decided.insert(attempt, (verdict, mark, Instant::now()));
+        if let Answer::Unreachable(code) = answer {
+            // Lost, the container's retransmission is answered again.
+            let _ = icmp::send_unreachable(quote, code);
+        }
     }
 
     /// How a failed dial's SYN is answered: a refusal as one, anything else
-    /// as an unreachable host.
-    pub(crate) fn failed_mark(error: &str) -> u32 {
+    /// as an unreachable network or host.
+    pub(crate) fn failed(error: &str) -> Answer {
         if error == "ECONNREFUSED" {
-            MARK_REFUSED
+            Answer::Refused
         } else {
-            MARK_UNREACHABLE
+            Answer::Unreachable(icmp::code_for(error))
         }
     }
 
@@ -197,31 +221,31 @@ impl Agent {
         let mut events = Vec::new();
         for syn in relay.queue.read() {
             let attempt = (syn.from, syn.seq);
-            if let Some((verdict, mark, _)) = relay.decided.get(&attempt) {
-                relay.queue.verdict(syn.id, *verdict, *mark);
+            if let Some((answer, _)) = relay.decided.get(&attempt) {
+                relay.answer_syns(&syn.quote, &[syn.id], *answer);
                 continue;
             }
             if let Some(dial) = relay.held.get(&attempt) {
-                if let Some((_, ids)) = relay.dials.get_mut(dial) {
+                if let Some((_, _, ids)) = relay.dials.get_mut(dial) {
                     ids.push(syn.id);
                 }
                 continue;
             }
             if on_internal_network(&self.ctrs, *syn.from.ip()) {
-                relay.decide(attempt, &[syn.id], queue::NF_DROP, 0);
+                relay.decide(attempt, &syn.quote, &[syn.id], Answer::Dropped);
                 continue;
             }
             let dst = syn.to;
             if dst.ip() != &HOST_LOOPBACK && routed_in_guest(*dst.ip()) {
-                relay.decide(attempt, &[syn.id], queue::NF_ACCEPT, MARK_UNREACHABLE);
+                relay.decide(attempt, &syn.quote, &[syn.id], Answer::Unreachable(icmp::HOST_UNREACHABLE));
                 continue;
             }
             if relay.dials.len() >= MAX_PENDING || relay.ready.len() >= MAX_PENDING {
-                relay.decide(attempt, &[syn.id], queue::NF_ACCEPT, MARK_REFUSED);
+                relay.decide(attempt, &syn.quote, &[syn.id], Answer::Refused);
                 continue;
             }
             let dial = relay.id();
-            relay.dials.insert(dial, (attempt, vec![syn.id]));
+            relay.dials.insert(dial, (attempt, syn.quote, vec![syn.id]));
             relay.held.insert(attempt, dial);
             events.push(Json::object(vec![
                 ("event", Json::from("dial")),
@@ -242,7 +266,7 @@ impl Agent {
             Some(r) => r,
             None => return false,
         };
-        let (attempt, ids) = match relay.dials.remove(&dial) {
+        let (attempt, quote, ids) = match relay.dials.remove(&dial) {
             Some(d) => d,
             None => return false,
         };
@@ -250,9 +274,9 @@ impl Agent {
         match ready {
             Some(r) if error.is_none() => {
                 relay.ready.insert(attempt.0, r);
-                relay.decide(attempt, &ids, queue::NF_ACCEPT, 0);
+                relay.decide(attempt, &quote, &ids, Answer::Relayed);
             }
-            _ => relay.decide(attempt, &ids, queue::NF_ACCEPT, Relay::failed_mark(error.unwrap_or(""))),
+            _ => relay.decide(attempt, &quote, &ids, Relay::failed(error.unwrap_or(""))),
         }
         true
     }
@@ -263,7 +287,7 @@ impl Agent {
             Some(r) => r,
             None => return,
         };
-        relay.decided.retain(|_, d| d.2.elapsed() < DECIDED_FOR);
+        relay.decided.retain(|_, d| d.1.elapsed() < DECIDED_FOR);
         let stale: Vec<SocketAddrV4> = relay.ready.iter().filter(|(_, r)| r.since.elapsed() >= READY_FOR).map(|(a, _)| *a).collect();
         let requests: Vec<u64> = stale.iter().filter_map(|a| relay.ready.remove(a)).map(|r| r.request).collect();
         for request in requests {

@@ -6,8 +6,8 @@
 //! (`queue.rs`) until the host's dial has answered, so that the container's
 //! connect() succeeds only when the host's did. Let through unmarked, it
 //! reaches the agent's relay listener, which reads where it was going with
-//! SO_ORIGINAL_DST; marked, it goes where a refusal or an unreachable
-//! destination is answered by the guest's own kernel (`mod.rs`). Containers
+//! SO_ORIGINAL_DST; marked, it goes to a closed port, where the guest's own
+//! kernel answers it with a reset (`mod.rs`). Containers
 //! on one bridge talk bridged, not routed: they never meet the rules (no
 //! br_netfilter).
 

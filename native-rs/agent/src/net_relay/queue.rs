@@ -2,7 +2,8 @@
 //! host dials: nfnetlink_queue spoken by hand. Each packet arrives as
 //! NFQNL_MSG_PACKET (its id and its first bytes: the IP and TCP headers);
 //! the agent answers later with NFQNL_MSG_VERDICT: accept, with a mark that
-//! picks where nft.rs's `pre` chain sends it, or drop.
+//! picks where nft.rs's `pre` chain sends it, or drop (with an ICMP error
+//! sent back by `icmp.rs` where the destination is unreachable).
 
 use super::nft;
 use container::net::netlink::{self, attrs, Message};
@@ -30,14 +31,16 @@ const COPY_RANGE: u32 = 68;
 pub const NF_DROP: u32 = 0;
 pub const NF_ACCEPT: u32 = 1;
 
-/// A held SYN: its queue id, who sent it, where to, and its sequence number
-/// (a retransmission carries the same one).
+/// A held SYN: its queue id, who sent it, where to, its sequence number
+/// (a retransmission carries the same one), and its IP header with the
+/// first 8 TCP bytes (what an ICMP error about it quotes, `icmp.rs`).
 #[derive(Debug, PartialEq)]
 pub struct Syn {
     pub id: u32,
     pub from: SocketAddrV4,
     pub to: SocketAddrV4,
     pub seq: u32,
+    pub quote: Vec<u8>,
 }
 
 pub struct Queue {
@@ -134,6 +137,7 @@ fn parse_packet(payload: &[u8]) -> Option<Syn> {
         from: SocketAddrV4::new(ip(12), u16::from_be_bytes([tcp[0], tcp[1]])),
         to: SocketAddrV4::new(ip(16), u16::from_be_bytes([tcp[2], tcp[3]])),
         seq: u32::from_be_bytes([tcp[4], tcp[5], tcp[6], tcp[7]]),
+        quote: packet[..ihl + 8].to_vec(),
     })
 }
 
@@ -152,7 +156,7 @@ mod tests {
         p.extend_from_slice(&NFQA_PAYLOAD.to_ne_bytes());
         p.extend_from_slice(&ip);
         let syn = parse_packet(&p).unwrap();
-        assert_eq!(syn, Syn { id: 7, from: "10.88.0.2:50000".parse().unwrap(), to: "192.0.2.1:80".parse().unwrap(), seq: 258 });
+        assert_eq!(syn, Syn { id: 7, from: "10.88.0.2:50000".parse().unwrap(), to: "192.0.2.1:80".parse().unwrap(), seq: 258, quote: ip.clone() });
         // A payload cut short is no SYN.
         assert_eq!(parse_packet(&p[..p.len() - 4]), None);
     }

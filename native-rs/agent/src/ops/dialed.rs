@@ -3,7 +3,8 @@
 //! through and, once the container's handshake reaches the relay listener,
 //! host → container bytes go on `stdin`, container → host on `stdout`,
 //! answered once spliced; or `{dial, error}`: the host could not, and the
-//! container's connect() fails (refused for ECONNREFUSED, unreachable else).
+//! container's connect() fails (refused for ECONNREFUSED, net or host
+//! unreachable else: `net_relay::icmp`).
 
 use crate::agent::{op_error, Agent};
 use crate::net_relay::Ready;

@@ -25,13 +25,11 @@ const IFLA_INFO_DATA: u16 = 2;
 const VETH_INFO_PEER: u16 = 1;
 const IFA_ADDRESS: u16 = 1;
 const IFA_LOCAL: u16 = 2;
-const RTA_DST: u16 = 1;
 const RTA_GATEWAY: u16 = 5;
 const IFF_UP: u32 = 1;
 const RT_TABLE_MAIN: u8 = 254;
 const RTPROT_BOOT: u8 = 3;
 const RTN_UNICAST: u8 = 1;
-const RTN_UNREACHABLE: u8 = 7;
 
 /// `struct ifinfomsg`: family, type, index, flags, change.
 fn ifinfomsg(index: u32, flags: u32, change: u32) -> [u8; 16] {
@@ -152,19 +150,6 @@ pub fn add_default_route(nl: &mut Netlink, gateway: Ipv4Addr) -> Result<(), Errn
     let mut m = Message::new(RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL, &fixed);
     m.attr(RTA_GATEWAY, &gateway.octets());
     nl.request(&mut m).map(drop)
-}
-
-/// `ip route add unreachable IP/32`: a packet routed there is answered with
-/// ICMP host-unreachable (when forwarding is on), which fails a TCP
-/// connect() with EHOSTUNREACH. An existing route is fine.
-pub fn add_unreachable_route(nl: &mut Netlink, ip: Ipv4Addr) -> Result<(), Errno> {
-    let fixed = [AF_INET as u8, 32, 0, 0, RT_TABLE_MAIN, RTPROT_BOOT, 0, RTN_UNREACHABLE, 0, 0, 0, 0];
-    let mut m = Message::new(RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL, &fixed);
-    m.attr(RTA_DST, &ip.octets());
-    match nl.request(&mut m) {
-        Ok(_) | Err(EEXIST) => Ok(()),
-        Err(e) => Err(e),
-    }
 }
 
 #[cfg(test)]

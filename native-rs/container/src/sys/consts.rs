@@ -252,6 +252,8 @@ pub const SOCK_CLOEXEC: c_int = O_CLOEXEC;
 // sockets and netlink (net/netlink.rs)
 pub const AF_NETLINK: c_int = 16;
 pub const SOCK_RAW: c_int = 3;
+/// With SOCK_RAW: the caller writes the IP header (IP_HDRINCL implied).
+pub const IPPROTO_RAW: c_int = 255;
 pub const NETLINK_ROUTE: c_int = 0;
 pub const NETLINK_NETFILTER: c_int = 12;
 pub const SOL_SOCKET: c_int = 1;

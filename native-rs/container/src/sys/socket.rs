@@ -101,17 +101,31 @@ struct SockaddrIn {
 /// A non-blocking TCP socket whose connect to `addr` is under way (or
 /// done): wait for POLLOUT, then `connect_result`.
 pub fn tcp_connect_start(addr: std::net::SocketAddrV4) -> Result<c_int, Errno> {
-    connected(SOCK_STREAM, addr)
+    connected(SOCK_STREAM, 0, addr)
 }
 
 /// A non-blocking UDP socket connected to `addr`: `send`/`recv` datagrams to
 /// and from that peer only (the kernel picks our port).
 pub fn udp_connect(addr: std::net::SocketAddrV4) -> Result<c_int, Errno> {
-    connected(SOCK_DGRAM, addr)
+    connected(SOCK_DGRAM, 0, addr)
 }
 
-fn connected(kind: c_int, addr: std::net::SocketAddrV4) -> Result<c_int, Errno> {
-    let fd = Errno::check(unsafe { ffi::socket(AF_INET, kind | SOCK_NONBLOCK | SOCK_CLOEXEC, 0) })?;
+/// Sends one IPv4 packet, its header included (IPPROTO_RAW: the source
+/// address is whatever the header says), to the header's destination.
+/// Needs CAP_NET_RAW in the network namespace.
+pub fn send_ip_packet(packet: &[u8]) -> Result<(), Errno> {
+    if packet.len() < 20 {
+        return Err(super::errno::EINVAL);
+    }
+    let to = std::net::Ipv4Addr::new(packet[16], packet[17], packet[18], packet[19]);
+    let fd = connected(SOCK_RAW, IPPROTO_RAW, std::net::SocketAddrV4::new(to, 0))?;
+    let sent = send(fd, packet);
+    super::fd::close(fd);
+    sent
+}
+
+fn connected(kind: c_int, protocol: c_int, addr: std::net::SocketAddrV4) -> Result<c_int, Errno> {
+    let fd = Errno::check(unsafe { ffi::socket(AF_INET, kind | SOCK_NONBLOCK | SOCK_CLOEXEC, protocol) })?;
     let sa = SockaddrIn {
         sin_family: AF_INET as u16,
         sin_port: addr.port().to_be_bytes(),
