@@ -545,13 +545,11 @@ export class Runtime implements ContainerOwner {
   }
 
   /**
-   * `--volumes-from NAME[:ro|rw]`: the volumes and bind mounts NAME has, at
-   * its paths, read-only as there unless `ro` or `rw` says otherwise (its
-   * tmpfs mounts are its own, as docker's); a path the run mounts itself keeps that.
-   */
-  /**
-   * `--volumes-from`: the containers' mounts, and which of their volumes are anonymous there — they stay anonymous
-   * here (docker keeps the mount's spec), so `rm -v` of whichever user goes last removes them.
+   * `--volumes-from NAME[:ro|rw]`: the volumes and bind mounts NAME has, at its paths (its tmpfs mounts are its own,
+   * as docker's; a path the run mounts itself keeps that), read-only where they are read-only there or `ro` says so:
+   * `rw` never makes a read-only one writable (moby's `m.RW && ReadWrite(mode)`). Also which of their volumes are
+   * anonymous there — they stay anonymous here (docker keeps the mount's spec), so `rm -v` of whichever user goes
+   * last removes them.
    */
   private async volumesFrom(options: RunOptions): Promise<{ volumes: VolumeOption[]; anonymous: string[] }> {
     const taken = new Set([...(options.volumes ?? []).map((v) => v.container), ...(options.mounts ?? []).map((m) => m.target), ...Object.keys(options.tmpfs ?? {})].map((p) => posix.resolve("/", p)));
@@ -566,7 +564,7 @@ export class Runtime implements ContainerOwner {
       for (const m of record?.Mounts ?? []) {
         if (m.Type === "tmpfs" || taken.has(m.Destination)) continue;
         taken.add(m.Destination);
-        const readonly = mode === undefined ? !m.RW : mode === "ro";
+        const readonly = !m.RW || mode === "ro";
         // A bind keeps its propagation, as docker's --volumes-from does.
         const propagation = m.Propagation && m.Propagation !== "rprivate" ? { propagation: m.Propagation } : {};
         out.push(m.Type === "volume" ? { volume: m.Name!, container: m.Destination, readonly } : { host: m.Source, container: m.Destination, readonly, ...propagation });

@@ -116,6 +116,8 @@ for (const who of identities()) {
       assert.equal((await cli(["run", "--rm", "--volumes-from", "vf-src", "busybox", "sh", "-c", probe])).stdout, "n\na\nbound\nno-tmpfs\nbound-ro\nnamed-rw\n");
       // (its anonymous volume is vf-src's: the --rm run before did not take it)
       assert.equal((await cli(["run", "--rm", "--volumes-from", "vf-src:ro", "busybox", "sh", "-c", probe])).stdout, "n\na\nbound\nno-tmpfs\nbound-ro\nnamed-ro\n");
+      // `rw` keeps writable what is writable there, and never makes its read-only bind writable (before stop 66 it did).
+      assert.equal((await cli(["run", "--rm", "--volumes-from", "vf-src:rw", "busybox", "sh", "-c", probe])).stdout, "n\na\nbound\nno-tmpfs\nbound-ro\nnamed-rw\n");
       // A path the run mounts itself keeps its own.
       assert.equal((await cli(["run", "--rm", "--volumes-from", "vf-src", "-v", "/named", "busybox", "sh", "-c", "ls /named | wc -l"])).stdout.trim(), "0");
       assert.equal((await tsbox(who, ["run", "--rm", "--volumes-from", "no-such-ctr", "busybox", "true"])).stderr, "tsbox: no such container: no-such-ctr\n");
