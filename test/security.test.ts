@@ -516,13 +516,24 @@ async function defineTests(): Promise<void> {
       beforeEach(() => (snap = snapshot()));
       afterEach(() => assertNoLeaks(snap, [who()]));
 
-      it("gives each running container its own slice of subordinate ids, the image and volumes idmapped", async () => {
-        const vol = join(who().scratch, "auto-vol");
-        mkdirSync(vol);
-        writeFileSync(join(vol, "from-host"), "host\n");
-        const script = "cat /proc/self/uid_map; ls -ln /bin/busybox /v/from-host | awk '{ print $3, $4 }'; touch /etc/x && echo upper-writable; echo c > /v/from-container; sleep 3";
+      it("gives each running container its own slice of subordinate ids, the image, volumes and /etc files idmapped, a host bind not", async () => {
+        const bind = join(who().scratch, "auto-bind");
+        mkdirSync(bind);
+        writeFileSync(join(bind, "from-host"), "host\n");
+        const foreign = join(bind, "foreign");
+        writeFileSync(foreign, "someone else's\n");
+        chownSync(foreign, 12345, 12345);
+        const volume = "auto-vol";
+        const seed = await tsbox(who(), ["run", "--rm", "-v", `${volume}:/v`, "busybox", "sh", "-c", "echo host > /v/from-host"]);
+        assert.equal(seed.code, 0, seed.stderr);
+        // Through an idmapped bind (before stop 66, every bind) the container's root acted as the host's root on the
+        // host's files: it chowned another user's file to root and planted set-uid-root programs for the host's users.
+        const onBind =
+          "ls -ln /b/from-host | awk '{ print \"bind\", $3, $4 }'; chown 0:0 /b/foreign 2>/dev/null && echo chowned; " +
+          "cp /bin/busybox /b/planted 2>/dev/null && echo planted; echo x >> /b/from-host 2>/dev/null && echo wrote";
+        const script = `cat /proc/self/uid_map; ls -ln /bin/busybox /v/from-host /etc/hosts | awk '{ print $3, $4 }'; touch /etc/x && echo upper-writable; echo c > /v/from-container; echo 127.0.0.9 me >> /etc/hosts && echo hosts-writable; ${onBind}; sleep 3`;
         const [a, b] = await Promise.all([
-          tsbox(who(), ["run", "--rm", "--userns=auto", "-v", `${vol}:/v`, "busybox", "sh", "-c", script]),
+          tsbox(who(), ["run", "--rm", "--userns=auto", "-v", `${volume}:/v`, "-v", `${bind}:/b`, "busybox", "sh", "-c", script]),
           tsbox(who(), ["run", "--rm", "--userns=auto", "busybox", "sh", "-c", "cat /proc/self/uid_map; sleep 3"]),
         ]);
         assert.equal(a.code, 0, a.stderr);
@@ -533,9 +544,15 @@ async function defineTests(): Promise<void> {
         assert.equal(sa[2], 65536);
         assert.ok(sa[1]! >= 65536 && sb[1]! >= 65536, "never the host's root");
         assert.notEqual(sa[1], sb[1], "two running containers, two slices");
-        // The layer and the volume, root's on the host, are root's inside too; the container's writes to the volume are root's.
-        assert.deepEqual(a.stdout.trim().split("\n").slice(1), ["0 0", "0 0", "upper-writable"]);
-        assert.equal(statSync(join(vol, "from-container")).uid, 0);
+        // The layer, the volume and /etc/hosts, root's on the host, are root's inside too; the container's writes to
+        // the volume are root's. The bind's files are nobody's (root's on the host, unmapped here), and untouched.
+        assert.deepEqual(a.stdout.trim().split("\n").slice(1), ["0 0", "0 0", "0 0", "upper-writable", "hosts-writable", "bind 65534 65534"]);
+        const mountpoint = (await tsbox(who(), ["volume", "inspect", "-f", "{{.Mountpoint}}", volume])).stdout.trim();
+        assert.equal(statSync(join(mountpoint, "from-container")).uid, 0);
+        assert.equal(statSync(foreign).uid, 12345);
+        assert.equal(readFileSync(join(bind, "from-host"), "utf8"), "host\n");
+        assert.deepEqual(readdirSync(bind).sort(), ["foreign", "from-host"]);
+        assert.equal((await tsbox(who(), ["volume", "rm", volume])).code, 0);
         const exec = await scenario(who(), "usernsExec");
         assert.equal(exec.own, exec.init);
         assert.match(exec.own, /^0\s+\d+\s+65536$/);

@@ -163,7 +163,9 @@ async function resolveOne(r: Request, ctx: ResolveContext, used: ContainerVolume
       return {
         spec: backing.kind === "tmpfs"
           ? { destination: r.target, type: "tmpfs", source: "tmpfs", options: [...backing.options, r.readonly ? "ro" : "rw"] }
-          : { destination: r.target, type: "bind", source: volume.Mountpoint, options: bindOptions(r.readonly) },
+          : // `idmap`: with --userns=auto the container's root owns the volume as the host's root does (native-rs idmapped.rs);
+            // a volume lives in the data dir, which no other host user reaches. A user's bind above is not idmapped.
+            { destination: r.target, type: "bind", source: volume.Mountpoint, options: [...bindOptions(r.readonly), "idmap"] },
         inspect: { Type: "volume", Name: volume.Name, Source: volume.Mountpoint, Destination: r.target, Driver: "local", Mode: r.fromV ? "z" : "", RW: !r.readonly, Propagation: "" },
       };
     }

@@ -9,9 +9,12 @@ import type { MountSpec, NetworkSpec } from "../spec/container-spec.js";
 
 export const ETC_FILES = ["hosts", "resolv.conf", "hostname"] as const;
 
-/** `readOnly`: a `--read-only` container's, which cannot rewrite them either (docker's NetworkMounts). */
+/**
+ * `readOnly`: a `--read-only` container's, which cannot rewrite them either (docker's NetworkMounts). `idmap`: with
+ * --userns=auto its root owns them, as the host's root does (they live in the container's bundle).
+ */
 export function etcMount(file: string, source: string, readOnly: boolean): MountSpec {
-  return { destination: `/etc/${file}`, type: "bind", source, options: ["rbind", readOnly ? "ro" : "rw"] };
+  return { destination: `/etc/${file}`, type: "bind", source, options: ["rbind", readOnly ? "ro" : "rw", "idmap"] };
 }
 
 /** The binds of the files kept in `dir`. */

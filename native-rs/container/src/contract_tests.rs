@@ -48,6 +48,16 @@ fn contract_spec_full_parses() {
     Spec::parse(&fixture("spec-full.json").to_string()).expect("spec-full.json parses");
 }
 
+/// `idmap` (what the TS side writes for a volume and the /etc files) is an
+/// option of ours, not mount data; a bind without it is not idmapped.
+#[test]
+fn contract_idmap_mount_option() {
+    let spec = Spec::parse(&fixture("spec-full.json").to_string()).unwrap();
+    let opts: Vec<_> = spec.mounts.iter().map(|m| crate::mounts::parse_options(&m.options)).collect();
+    assert_eq!(opts.iter().map(|o| o.idmap).collect::<Vec<_>>(), vec![false, true]);
+    assert!(opts[1].data.is_empty(), "idmap is not handed to mount(2)");
+}
+
 /// Every field of the TS `ContainerSpec` (spec-full.json has them all: tsc
 /// checks that) is read by `Spec::parse`: a wrong type in any one of them
 /// must make it fail, naming that field.

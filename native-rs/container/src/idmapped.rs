@@ -1,8 +1,16 @@
 //! Idmapped mounts (Linux 5.12+, overlayfs over them 5.19+) for a container
 //! whose ids are a slice of subordinate ids (`userns_auto`): the image's
-//! layers and the volumes, owned by the host's ids, are shown to it through
-//! its own mapping, so its root owns what the host's root owns there, without
-//! chowning a copy of each layer per container.
+//! layers and the mounts marked `idmap` (tsbox's volumes and /etc files, a
+//! bind the user asked so for), owned by the host's ids, are shown to it
+//! through its own mapping, so its root owns what the host's root owns there,
+//! without chowning a copy of each layer per container.
+//!
+//! Any other bind is not: through an idmapped mount the container's root
+//! would act as the host's root on the host's files (chown them to any id up
+//! to 65535, plant a set-uid-root program that the host's users then run),
+//! which `--userns=auto` is there to prevent. It sees their owners as its
+//! namespace maps the host's (root's are nobody), as docker's userns-remap
+//! and podman's `--userns=auto` show binds.
 //!
 //! Made by the parent, which has the privilege the kernel asks for
 //! (CAP_SYS_ADMIN over the file system's user namespace): a detached clone of
@@ -73,7 +81,8 @@ pub fn clone_idmapped(path: &Path, userns: c_int, recursive: bool) -> Result<c_i
 /// /run/tsbox-userns/<slice>.{root,lower/N} (searchable, per slice), the
 /// writable layer is given to it and named by descriptors opened here
 /// (/proc/self/fd/N, which clone passes on), and each checked bind source is
-/// an idmapped clone made here. Returns the layers to attach.
+/// a clone made here, idmapped where the mount says `idmap`. Returns the
+/// layers to attach.
 pub fn prepare(spec: &mut Spec, sources: &mut [Option<Source>]) -> Result<Vec<(c_int, PathBuf)>, Error> {
     let (uid, gid) = (spec.linux.uid_mappings[0].host_id, spec.linux.gid_mappings[0].host_id);
     let userns = userns_fd(spec)?;
@@ -95,13 +104,18 @@ pub fn prepare(spec: &mut Spec, sources: &mut [Option<Source>]) -> Result<Vec<(c
         }
         for (m, source) in spec.mounts.iter().zip(sources.iter_mut()) {
             if let Some(src) = source {
-                let recursive = mounts::parse_options(&m.options).flags & MS_REC != 0;
-                let tree = clone_idmapped(&src.path, userns, recursive)?;
+                let opts = mounts::parse_options(&m.options);
+                let recursive = opts.flags & MS_REC != 0;
+                let tree = if opts.idmap {
+                    clone_idmapped(&src.path, userns, recursive)?
+                } else {
+                    mount::open_tree_clone(&src.path, recursive).map_err(|e| Error::errno(format!("cloning the mount of {}", src.path.display()), e))?
+                };
                 if !src.is(tree) {
                     fd::close(tree);
                     return Err(Error::setup(format!("{} changed after it was checked", src.path.display())));
                 }
-                src.idmapped = Some(tree);
+                src.detached = Some(tree);
             }
         }
         Ok(lowers)

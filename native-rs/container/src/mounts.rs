@@ -26,6 +26,10 @@ pub struct MountOptions {
     pub recursive_attrs: u64,
     /// Everything else, for the filesystem (`mode=755`, `size=65536k`, …).
     pub data: Vec<String>,
+    /// `idmap` (crun's and podman's name): with `--userns=auto`, a bind shown
+    /// through the container's mapping (idmapped.rs); without it, the source's
+    /// owners as the container's namespace maps the host's (root's are nobody).
+    pub idmap: bool,
 }
 
 const ATIME_FLAGS: c_ulong = MS_NOATIME | MS_NODIRATIME | MS_RELATIME | MS_STRICTATIME;
@@ -98,6 +102,8 @@ pub fn parse_options(options: &[String]) -> MountOptions {
             out.propagation |= p;
         } else if o == "rro" {
             out.recursive_attrs |= MOUNT_ATTR_RDONLY;
+        } else if o == "idmap" {
+            out.idmap = true;
         } else if !ignored_option(o) {
             out.data.push(o.clone());
         }
@@ -319,9 +325,9 @@ fn mount_one(
     let opts = parse_options(&m.options);
     let bind_step = || format!("bind-mounting {} on {}", m.source, m.destination);
     let source = match (is_bind(m, &opts), checked) {
-        // An idmapped clone was checked against the source by the parent; the
+        // A detached clone was checked against the source by the parent; the
         // container's root could not even look the path up.
-        (true, Some(Source { idmapped: Some(tree), path, .. })) => {
+        (true, Some(Source { detached: Some(tree), path, .. })) => {
             let copy = crate::sys::fd::dup(*tree).step(bind_step)?;
             Some(Resolved::adopt(copy, path.clone()))
         }
@@ -329,15 +335,15 @@ fn mount_one(
         (true, None) => return Err(Error::setup(format!("{}: the source was not checked", bind_step()))),
         (false, _) => None,
     };
-    let idmapped = checked.and_then(|c| c.idmapped);
+    let detached = checked.and_then(|c| c.detached);
     let create = match &source {
         Some(s) if !s.metadata().step(bind_step)?.is_dir() => Create::File,
         _ => Create::Dir,
     };
     let target = paths::open_in_root(root, &m.destination, create)
         .step(|| format!("creating mount point {}", m.destination))?;
-    match (&source, idmapped) {
-        // The parent's idmapped clone of the checked source, attached here.
+    match (&source, detached) {
+        // The parent's clone of the checked source (idmapped where asked), attached here.
         (Some(_), Some(tree)) => sys.move_mount(tree, &target).step(bind_step)?,
         (Some(src), None) => match sys.mount(Some(&src.proc_path()), &target.proc_path(), None, MS_BIND | (opts.flags & MS_REC), None) {
             // The host's mounts are locked together in a user namespace's

@@ -212,9 +212,10 @@ pub struct Source {
     pub path: PathBuf,
     dev: u64,
     ino: u64,
-    /// An idmapped detached clone of it (idmapped.rs) to attach instead of a
-    /// bind mount, when the container's ids are a slice of subordinate ids.
-    pub idmapped: Option<c_int>,
+    /// A detached clone of it, idmapped where the mount asks (idmapped.rs), to
+    /// attach instead of a bind mount, when the container's ids are a slice
+    /// of subordinate ids.
+    pub detached: Option<c_int>,
 }
 
 impl Source {
@@ -228,7 +229,7 @@ impl Source {
             path: real,
             dev: md.dev(),
             ino: md.ino(),
-            idmapped: None,
+            detached: None,
         })
     }
 
