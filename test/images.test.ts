@@ -694,7 +694,7 @@ for (const who of identities()) {
     beforeEach(() => (snap = snapshot()));
     afterEach(() => assertNoLeaks(snap, [who]));
 
-    it("keeps the owners a layer gives, rootless too (setgid bits and all), and prune deletes such a layer", async () => {
+    it("keeps the owners a layer gives, rootless too (setgid bits and all; past the range root's, without set-id bits), and prune deletes such a layer", async () => {
       const env = freshStore(who);
       const owned = (e: TarWriteEntry, uid: number, gid: number): TarWriteEntry => ({ ...e, uid, gid });
       const layout = await layoutWith("test/owners:1", [[
@@ -705,6 +705,9 @@ for (const who of identities()) {
         owned({ path: "home/app/hl", type: "hardlink", mode: 0o4755, mtime: 0, linkname: "home/app/link" }, 1000, 1000),
         owned({ path: "srv", type: "directory", mode: 0o2775, mtime: 0 }, 0, 50),
         owned(file("srv/tool", "#!/bin/sh\n", 0o2755), 0, 50),
+        owned(file("srv/far", "#!/bin/sh\n", 0o6755), 70000, 70000),
+        owned(file("srv/half", "#!/bin/sh\n", 0o6755), 1000, 70000),
+        owned(file("srv/halfg", "#!/bin/sh\n", 0o6755), 70000, 50),
       ]]);
       ok(await tsbox(who, ["load", "-i", layout], { env }));
       const r = await tsbox(who, ["run", "--rm", "-u", "1000:1000", "test/owners:1", "sh", "-c", "stat -c '%n %u:%g %a' /home/app /home/app/notes /srv /srv/tool; stat -c '%n %u:%g' -L /home/app/link; echo more >> /home/app/notes && cat /home/app/notes"], { env });
@@ -715,6 +718,17 @@ for (const who of identities()) {
         ok(r);
         assert.equal(r.stdout, ["/home/app 1000:1000 750", "/home/app/notes 1000:1000 600", "/srv 0:50 2775", "/srv/tool 0:50 2755", "/home/app/link 1000:1000", "minemore", ""].join("\n"));
       }
+      // Ids past a rootless user's range (65536 ids here) stay root's, and a set-id bit that would then be root's is
+      // cleared (before stop 66 /srv/far was set-uid root in the container). Root keeps them all; the single-id
+      // user's containers have no id but root, which every process already is.
+      const far = await tsbox(who, ["run", "--rm", "test/owners:1", "stat", "-c", "%n %u:%g %a", "/srv/far", "/srv/half", "/srv/halfg"], { env });
+      ok(far);
+      const expected = {
+        root: ["/srv/far 70000:70000 6755", "/srv/half 1000:70000 6755", "/srv/halfg 70000:50 6755"],
+        user: ["/srv/far 0:0 755", "/srv/half 1000:0 4755", "/srv/halfg 0:50 2755"],
+        single: ["/srv/far 0:0 6755", "/srv/half 0:0 6755", "/srv/halfg 0:0 6755"],
+      }[who.name];
+      assert.equal(far.stdout, [...expected!, ""].join("\n"));
       const diffIds = JSON.parse((await tsbox(who, ["inspect", "-f", "{{json .RootFS.Layers}}", "test/owners:1"], { env })).stdout) as string[];
       const ownedLayer = join(env.TSBOX_DATA_DIR!, "layers", "sha256", diffIds.at(-1)!.slice(7));
       assert.ok(existsSync(ownedLayer));

@@ -5,7 +5,11 @@
  * (user-namespace.ts), so a file of uid 1000 in the image is uid 1000 in
  * every container, as with podman. Nothing to do as root (the unpack chowns
  * itself) or without subordinate ids (one mapped id: nobody else to give a
- * file to); an id beyond the user's range stays root's, as before.
+ * file to). An id beyond the user's range stays root's (podman refuses such
+ * a layer; here the image still runs), and so the set-uid bit of a file whose
+ * owner is not kept, or the set-gid bit where its group is not, is cleared:
+ * kept, it would make a program the image meant to run as some unprivileged
+ * id run as the container's root.
  *
  * Capabilities (`setcap`'s `security.capability`) are set by that root too,
  * after the chown (which clears them), also for a user with one mapped id:
@@ -35,12 +39,29 @@ export async function applyLayerOwners(ctx: LifecycleContext, dir: string, owner
   const host = ctx.host();
   if (host.uid === 0) return false;
   if (host.subuid) {
-    const maps = idMappings(host);
-    const todo = owners.filter((o) => isMapped(maps.uidMappings, o.uid) && isMapped(maps.gidMappings, o.gid));
+    const todo = keptOwners(owners, idMappings(host));
     for (const batch of batches(todo)) await inUserNamespace(ctx, dir, script(batch), `giving the files of layer ${dir} their owners`);
   }
   if (capabilities.length > 0) await setXattrsInUserNamespace(ctx, dir, capabilityRecords(capabilities), `setting the file capabilities of layer ${dir}`);
   return host.subuid !== undefined;
+}
+
+/**
+ * What each file gets in the user's namespace: its owner and group where mapped, else root (what the unpack
+ * left), without the set-id bit that would then be root's. Files left as the unpack made them are not listed.
+ */
+export function keptOwners(owners: LayerOwner[], maps: ReturnType<typeof idMappings>): LayerOwner[] {
+  const out: LayerOwner[] = [];
+  for (const o of owners) {
+    const uidKept = isMapped(maps.uidMappings, o.uid);
+    const gidKept = isMapped(maps.gidMappings, o.gid);
+    const mode = o.mode === undefined ? undefined : o.mode & ~(uidKept ? 0 : 0o4000) & ~(gidKept ? 0 : 0o2000);
+    const kept = { path: o.path, uid: uidKept ? o.uid : 0, gid: gidKept ? o.gid : 0, ...(mode !== undefined ? { mode } : {}) };
+    // Root's with no set-id bit cleared: as unpacked already.
+    if (kept.uid === 0 && kept.gid === 0 && mode === o.mode) continue;
+    out.push(kept);
+  }
+  return out;
 }
 
 /** One copy record per file, its capability its only xattr (copy/write.rs set_xattrs_of_existing). */
@@ -67,13 +88,15 @@ function script(owners: LayerOwner[]): string {
   const byOwner = new Map<string, string[]>();
   const lines = ["set -e", "cd /mnt"];
   for (const o of owners) {
+    if (o.uid === 0 && o.gid === 0) continue; // root's already: only its mode changes, below
     if (hasRawBytes(o.path)) lines.push(`${setRawPath(o.path)}; chown -h ${o.uid}:${o.gid} "$p"`);
     else byOwner.set(`${o.uid}:${o.gid}`, [...(byOwner.get(`${o.uid}:${o.gid}`) ?? []), quote(o.path)]);
   }
   for (const [owner, paths] of byOwner) lines.push(`chown -h ${owner} ${paths.join(" ")}`);
-  // chown clears setuid and setgid: the modes that have them (or sticky) again.
+  // chown clears setuid and setgid: the modes that have them (or sticky) again; a file left root's gets its mode
+  // without the set-id bits keptOwners cleared.
   for (const o of owners) {
-    if (o.mode === undefined || (o.mode & 0o7000) === 0) continue;
+    if (o.mode === undefined || ((o.mode & 0o7000) === 0 && (o.uid !== 0 || o.gid !== 0))) continue;
     lines.push(hasRawBytes(o.path) ? `${setRawPath(o.path)}; chmod ${o.mode.toString(8)} "$p"` : `chmod ${o.mode.toString(8)} ${quote(o.path)}`);
   }
   return lines.join("\n");
