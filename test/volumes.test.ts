@@ -441,7 +441,8 @@ for (const who of identities()) {
       try {
         const write = "touch /p/sub/x 2>&1 | sed 's/.*: //'; touch /p/top 2>&1 | sed 's/.*: //'";
         // Before: the top read-only, the tmpfs below it written on the host.
-        for (const how of [["-v", `${src}:/p:ro`], ["--mount", `type=bind,src=${src},dst=/p,readonly`], ["--mount", `type=bind,src=${src},dst=/p,readonly,bind-recursive=readonly,bind-propagation=rprivate`]]) {
+        // (`-v …:rro`, docker 25's short form of bind-recursive=readonly: before, refused as an unknown option.)
+        for (const how of [["-v", `${src}:/p:ro`], ["-v", `${src}:/p:rro`], ["--mount", `type=bind,src=${src},dst=/p,readonly`], ["--mount", `type=bind,src=${src},dst=/p,readonly,bind-recursive=readonly,bind-propagation=rprivate`]]) {
           assert.equal((await cli(["run", "--rm", ...how, "busybox", "sh", "-c", write])).stdout, "Read-only file system\nRead-only file system\n", how.join(" "));
         }
         assert.deepEqual(readdirSync(join(src, "sub")), []);
@@ -458,6 +459,10 @@ for (const who of identities()) {
           assert.equal(r.code, 125, r.stderr);
           assert.ok(r.stderr.endsWith(`: ${message}\n`), r.stderr);
         }
+        // docker's invalid mode: one option of each kind (before, `ro,rw` gave a writable bind: the last won).
+        const conflicting = await tsbox(who, ["run", "--rm", "-v", `${src}:/p:ro,rw`, "busybox", "true"]);
+        assert.deepEqual([conflicting.code, conflicting.stderr.split("\n").length], [125, 2], conflicting.stderr);
+        assert.match(conflicting.stderr, /^tsbox: invalid volume \S+: invalid mode: ro,rw \(at most one option of each kind: /);
       } finally {
         unmountAll([join(src, "sub")]);
       }

@@ -208,8 +208,12 @@ function fromVolumeOption(v: VolumeOption): Request {
   if (v.host !== undefined) {
     if (!isAbsolute(v.host)) throw new UsageError(`invalid volume ${label}: host path ${v.host} must be absolute`);
     if (v.propagation !== undefined && !PROPAGATIONS.includes(v.propagation)) throw new UsageError(`invalid volume ${label}: propagation must be ${PROPAGATIONS.join(", ")}`);
-    return { kind: "bind", source: posix.normalize(v.host), target: dest, readonly: Boolean(v.readonly), propagation: v.propagation ?? "", label, fromV: true };
+    // (`-v`'s rro: its propagation is rprivate unless asked)
+    const problem = bindRecursiveProblem(v.recursive, Boolean(v.readonly), v.propagation ?? "rprivate");
+    if (problem) throw new UsageError(`invalid volume ${label}: ${problem}`);
+    return { kind: "bind", source: posix.normalize(v.host), target: dest, readonly: Boolean(v.readonly), propagation: v.propagation ?? "", ...(v.recursive ? { recursive: v.recursive } : {}), label, fromV: true };
   }
+  if (v.recursive !== undefined) throw new UsageError(`invalid volume ${label}: rro (recursive) is a bind mount's option`);
   return { kind: "volume", ...(v.volume !== undefined ? { name: v.volume } : {}), target: dest, readonly: Boolean(v.readonly), noCopy: Boolean(v.noCopy), labels: {}, options: {}, label, fromV: true };
 }
 
