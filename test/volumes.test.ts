@@ -397,7 +397,8 @@ for (const who of identities()) {
         "--mount", "type=volume,source=m1,target=/m1,volume-label=team=x",
         "--mount", "type=volume,src=m2,dst=/etc,volume-nocopy,readonly",
         "--mount", `type=bind,source=${who.scratch},target=/host,readonly`,
-        "--mount", "type=tmpfs,destination=/t,tmpfs-size=1m,tmpfs-mode=1770",
+        // (tmpfs-mode with a leading 0, as docker's strconv takes it: before, "must be octal")
+        "--mount", "type=tmpfs,destination=/t,tmpfs-size=1m,tmpfs-mode=01770",
         "--tmpfs", "/run:size=2m",
         "busybox", "sh", "-c",
         "ls -A /etc | wc -l; touch /m1/ok && echo m1-rw; touch /host/x 2>/dev/null || echo host-ro; " +
