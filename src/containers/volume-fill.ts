@@ -24,7 +24,9 @@ export async function fillInUserNamespace(ctx: LifecycleContext, layers: string[
     await copyImageTreeInUserNamespace(ctx, layers, imagePath, staging, `filling volume ${dest} from the image's ${imagePath}`);
     await inUserNamespace(ctx, dirname(dest), moveInScript(basename(staging), basename(dest)), `moving the image's files into volume ${dest}`);
   } finally {
-    await removeOwnedTree(ctx, staging); // what was not moved in (names the container made meanwhile)
+    // What was not moved in (names the container made meanwhile), or a failed copy's part. Left, it is a dead
+    // pid's `.fill-*` for the next prune: the copy's own error is the one to report.
+    await removeOwnedTree(ctx, staging).catch(() => {});
   }
 }
 
