@@ -461,7 +461,11 @@ export class Runtime implements ContainerOwner {
       // Volumes, binds, tmpfs and --init's binary; inspect.json for docker's inspect shape.
       const ids = this.backend.containerIdentity?.(host) ?? host;
       const native = this.backend.name === "native";
-      const owners = { maps: idMappings(ids), ...(native ? { give: (dir: string, list: LayerOwner[]) => this.giveOwners(dir, list) } : {}) };
+      const owners = {
+        maps: idMappings(ids),
+        ...(native ? { give: (dir: string, list: LayerOwner[]) => this.giveOwners(dir, list) } : {}),
+        ...(native && host.uid !== 0 && host.subuid ? { fill: (from: string[], path: string, dest: string) => this.fillVolume(from, path, dest) } : {}),
+      };
       const inherited = options.volumesFrom?.length ? await this.volumesFrom(options) : { volumes: [], anonymous: [] };
       if (inherited.volumes.length > 0) options = { ...options, volumes: [...(options.volumes ?? []), ...inherited.volumes] };
       const mounts = await resolveMounts(options, { volumes: this.volumes, imageVolumes: imageVolumePaths(image.config), layers, bundle, privileged: host.uid === 0, owners, onHost: native, inheritedAnonymous: inherited.anonymous });
@@ -585,6 +589,11 @@ export class Runtime implements ContainerOwner {
    */
   private async giveOwners(dir: string, owners: LayerOwner[], capabilities?: LayerCapability[]): Promise<boolean> {
     return (await import("./containers/layer-owners.js")).applyLayerOwners(this.ctx, dir, owners, capabilities);
+  }
+
+  /** Rootless native with subordinate ids: a new volume filled from the image in the user's namespace (volume-fill.ts). */
+  private async fillVolume(layers: string[], imagePath: string, dest: string): Promise<void> {
+    return (await import("./containers/volume-fill.js")).fillInUserNamespace(this.ctx, layers, imagePath, dest);
   }
 
   /** A warning about the host, not the container (the same for every run): given once per Runtime. */

@@ -83,7 +83,13 @@ describe("--change", () => {
     assert.equal(c.WorkingDir, "/srv");
     assert.equal(c.StopSignal, "SIGQUIT");
     assert.throws(() => applyChanges({}, ["RUN rm -rf /"]), /RUN is not a valid change command/);
-    assert.throws(() => applyChanges({}, ["WORKDIR relative"]), /absolute/);
+    // docker resolves a relative WORKDIR against the image's current one, as build does (before: refused).
+    assert.equal(applyChanges({ WorkingDir: "/srv" }, ["WORKDIR app/../web"]).WorkingDir, "/srv/web");
+    assert.equal(applyChanges({}, ["WORKDIR relative"]).WorkingDir, "/relative");
+    assert.equal(applyChanges({ WorkingDir: "/a" }, ["WORKDIR b", "WORKDIR c"]).WorkingDir, "/a/b/c");
+    // An unknown STOPSIGNAL is refused here as build refuses it (before: kept, and every run of the image failed).
+    assert.throws(() => applyChanges({}, ["STOPSIGNAL FOO"]), /^UsageError: Invalid signal: FOO in "STOPSIGNAL FOO"$/);
+    for (const ok of ["SIGRTMIN+3", "9", "term"]) assert.equal(applyChanges({}, [`STOPSIGNAL ${ok}`]).StopSignal, ok);
     assert.throws(() => applyChanges({}, ['CMD ["unclosed"']), /invalid JSON array/);
   });
 });

@@ -209,11 +209,27 @@ describe("data flags", () => {
     assert.deepEqual(parseVolume("/anon"), { container: "/anon" });
     assert.deepEqual(parseVolume("data:/c:nocopy,ro"), { volume: "data", container: "/c", noCopy: true, readonly: true });
     assert.deepEqual(parseVolume("/h:/c:ro,rslave"), { host: "/h", container: "/c", readonly: true, propagation: "rslave" });
-    assert.throws(() => parseVolume("data:/c:rshared"), /unknown option "rshared" \(ro, rw, nocopy\)/);
+    // Every option the parser takes is named (before: z/Z and cached/delegated/consistent were not).
+    assert.throws(() => parseVolume("data:/c:rshared"), /unknown option "rshared" \(ro, rw, nocopy, z, Z, cached, delegated, consistent\)$/);
+    assert.throws(() => parseVolume("/h:/c:bogus"), /unknown option "bogus" \(ro, rw, rro, private, rprivate, slave, rslave, shared, rshared, z, Z, cached, delegated, consistent\)$/);
+    // docker's linuxValidMountMode: one option of each kind (before: the last one won, `ro,rw` a writable bind).
+    for (const spec of ["/h:/c:ro,rw", "/h:/c:rw,ro", "/h:/c:z,Z", "/h:/c:rslave,private", "/h:/c:ro,ro", "/h:/c:cached,delegated", "data:/c:nocopy,nocopy", "data:/c:ro,rw", "/h:/c:rro,ro"]) {
+      assert.throws(() => parseVolume(spec), new RegExp(`^UsageError: invalid volume ${spec}: invalid mode: ${spec.split(":")[2]} \\(at most one option of each kind: `), spec);
+    }
+    assert.deepEqual(parseVolume("/h:/c:ro,z,rslave,cached"), { host: "/h", container: "/c", readonly: true, propagation: "rslave" });
+    // docker 25's rro: `--mount …,readonly,bind-recursive=readonly`, which needs rprivate.
+    assert.deepEqual(parseVolume("/h:/c:rro"), { host: "/h", container: "/c", readonly: true, recursive: "readonly" });
+    assert.deepEqual(parseVolume("/h:/c:rro,rprivate"), { host: "/h", container: "/c", readonly: true, recursive: "readonly", propagation: "rprivate" });
+    assert.throws(() => parseVolume("/h:/c:rro,rslave"), /requires 'bind-propagation=rprivate'.*\(rro is bind-recursive=readonly\)$/);
+    assert.throws(() => parseVolume("data:/c:rro"), /unknown option "rro"/);
     assert.throws(() => parseVolume("rel/x:/c"), /must be absolute/);
     assert.deepEqual(parseMount("type=bind,source=/h,target=/c,readonly"), { type: "bind", source: "/h", target: "/c", readonly: true });
     assert.deepEqual(parseMount("src=data,dst=/d,volume-nocopy,volume-label=a=b"), { type: "volume", source: "data", target: "/d", noCopy: true, labels: { a: "b" } });
     assert.deepEqual(parseMount("type=tmpfs,target=/t,tmpfs-size=64m,tmpfs-mode=1770"), { type: "tmpfs", target: "/t", size: 64 * 1024 * 1024, mode: 0o1770 });
+    // docker's strconv.ParseUint(v, 8, 32): a leading 0, the sticky bit kept; more than 4 significant digits refused.
+    assert.deepEqual(parseMount("type=tmpfs,target=/t,tmpfs-mode=01777"), { type: "tmpfs", target: "/t", mode: 0o1777 });
+    assert.deepEqual(parseMount("type=tmpfs,target=/t,tmpfs-mode=0700"), { type: "tmpfs", target: "/t", mode: 0o700 });
+    for (const bad of ["17777", "0x1ff", "8", ""]) assert.throws(() => parseMount(`type=tmpfs,target=/t,tmpfs-mode=${bad}`), /tmpfs-mode must be octal/, bad);
     assert.throws(() => parseMount("type=bind,target=/c"), /needs a source/);
     assert.throws(() => parseMount("type=tmpfs,target=/t,bind-propagation=shared"), /unexpected key 'bind-propagation'/);
     assert.deepEqual(parseUlimit("nofile=1024:2048"), { name: "nofile", soft: 1024, hard: 2048 });

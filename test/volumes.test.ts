@@ -172,6 +172,38 @@ for (const who of identities()) {
       await cli(["rmi", "uservol"]);
     });
 
+    it("a volume is filled with the files and directories only the image's user may read (rootless: in the user's namespace)", { skip: who.name === "single" && "one id: no user 1234 in its containers" }, async () => {
+      // Before, rootless with subordinate ids: the 0600 file failed every run with EACCES (and a data-dir hint),
+      // the 0750 directory became an empty volume, and each failed run left its anonymous volume behind.
+      const dockerfile =
+        "FROM busybox\nRUN mkdir -p /cfg/sub /b && echo secret > /cfg/key && echo deep > /cfg/sub/f && echo b > /b/f && chown -R 1234:1234 /cfg /b && chmod 600 /cfg/key && chmod 700 /cfg/sub && chmod 750 /b\nVOLUME /cfg\nUSER 1234\n";
+      const built = await tsbox(who, ["build", "-q", "-t", "ownvol", "-"], { stdin: dockerfile, timeoutMs: 60_000 });
+      assert.equal(built.code, 0, built.stderr);
+      const script = "stat -c '%u:%g %a %n' /cfg /cfg/key /cfg/sub /cfg/sub/f /b /b/f && cat /cfg/key /cfg/sub/f /b/f";
+      const expected = "1234:1234 755 /cfg\n1234:1234 600 /cfg/key\n1234:1234 700 /cfg/sub\n1234:1234 644 /cfg/sub/f\n1234:1234 750 /b\n1234:1234 644 /b/f\nsecret\ndeep\nb\n";
+      assert.equal((await cli(["run", "--rm", "-v", "ownb:/b", "ownvol", "sh", "-c", script])).stdout, expected);
+      assert.equal((await cli(["volume", "ls", "-q"])).stdout, "ownb\n", "the anonymous volume went with --rm");
+      await cli(["volume", "rm", "ownb"]);
+      await cli(["rmi", "ownvol"]);
+    });
+
+    it("a fill that cannot read what the image has fails naming the file and why, and leaves no volume", { skip: who.name !== "single" && "its fill reads as the container's root" }, async () => {
+      // One id: the layers' files are the user's own, and the fill reads them as the user: a mode 000 file or
+      // directory (root of the container reads it) is unreadable to the fill. Before: EACCES with the data-dir
+      // hint and a leaked anonymous volume each run; the directory silently became an empty volume.
+      const built = await tsbox(who, ["build", "-q", "-t", "lockedvol", "-"], { stdin: "FROM busybox\nRUN mkdir -p /cfg /d/in && echo s > /cfg/key && chmod 000 /cfg/key /d/in\nVOLUME /cfg\n", timeoutMs: 60_000 });
+      assert.equal(built.code, 0, built.stderr);
+      const file = await tsbox(who, ["run", "--rm", "lockedvol", "true"]);
+      assert.equal(file.code, 125, file.stderr);
+      assert.match(file.stderr, /^tsbox: cannot fill the volume at \/cfg from the image: \/cfg\/key \(uid 0, mode 0000 in the image\) is unreadable to this user outside its user namespace\n$/);
+      const dir = await tsbox(who, ["run", "--rm", "--image-volume", "ignore", "-v", "dvol:/d", "lockedvol", "true"]);
+      assert.equal(dir.code, 125, dir.stderr);
+      assert.match(dir.stderr, /^tsbox: cannot fill the volume at \/d from the image: \/d\/in \(uid 0, mode 0000 in the image\) is unreadable to this user outside its user namespace\n$/);
+      assert.equal((await cli(["volume", "ls", "-q"])).stdout, "dvol\n", "no anonymous volume left; the named one stays, empty");
+      await cli(["volume", "rm", "dvol"]);
+      await cli(["rmi", "lockedvol"]);
+    });
+
     it("filling a volume never follows a symlink a container plants in it meanwhile", async () => {
       // The image has /data/d0…d149, each with a world-writable file; a running container with the same (empty)
       // volume swaps each dN for a symlink to a host dir the moment it appears (inotify + RENAME_EXCHANGE,
@@ -367,7 +399,8 @@ for (const who of identities()) {
         "--mount", "type=volume,source=m1,target=/m1,volume-label=team=x",
         "--mount", "type=volume,src=m2,dst=/etc,volume-nocopy,readonly",
         "--mount", `type=bind,source=${who.scratch},target=/host,readonly`,
-        "--mount", "type=tmpfs,destination=/t,tmpfs-size=1m,tmpfs-mode=1770",
+        // (tmpfs-mode with a leading 0, as docker's strconv takes it: before, "must be octal")
+        "--mount", "type=tmpfs,destination=/t,tmpfs-size=1m,tmpfs-mode=01770",
         "--tmpfs", "/run:size=2m",
         "busybox", "sh", "-c",
         "ls -A /etc | wc -l; touch /m1/ok && echo m1-rw; touch /host/x 2>/dev/null || echo host-ro; " +
@@ -411,7 +444,8 @@ for (const who of identities()) {
       try {
         const write = "touch /p/sub/x 2>&1 | sed 's/.*: //'; touch /p/top 2>&1 | sed 's/.*: //'";
         // Before: the top read-only, the tmpfs below it written on the host.
-        for (const how of [["-v", `${src}:/p:ro`], ["--mount", `type=bind,src=${src},dst=/p,readonly`], ["--mount", `type=bind,src=${src},dst=/p,readonly,bind-recursive=readonly,bind-propagation=rprivate`]]) {
+        // (`-v …:rro`, docker 25's short form of bind-recursive=readonly: before, refused as an unknown option.)
+        for (const how of [["-v", `${src}:/p:ro`], ["-v", `${src}:/p:rro`], ["--mount", `type=bind,src=${src},dst=/p,readonly`], ["--mount", `type=bind,src=${src},dst=/p,readonly,bind-recursive=readonly,bind-propagation=rprivate`]]) {
           assert.equal((await cli(["run", "--rm", ...how, "busybox", "sh", "-c", write])).stdout, "Read-only file system\nRead-only file system\n", how.join(" "));
         }
         assert.deepEqual(readdirSync(join(src, "sub")), []);
@@ -428,6 +462,10 @@ for (const who of identities()) {
           assert.equal(r.code, 125, r.stderr);
           assert.ok(r.stderr.endsWith(`: ${message}\n`), r.stderr);
         }
+        // docker's invalid mode: one option of each kind (before, `ro,rw` gave a writable bind: the last won).
+        const conflicting = await tsbox(who, ["run", "--rm", "-v", `${src}:/p:ro,rw`, "busybox", "true"]);
+        assert.deepEqual([conflicting.code, conflicting.stderr.split("\n").length], [125, 2], conflicting.stderr);
+        assert.match(conflicting.stderr, /^tsbox: invalid volume \S+: invalid mode: ro,rw \(at most one option of each kind: /);
       } finally {
         unmountAll([join(src, "sub")]);
       }

@@ -23,7 +23,7 @@ import { STDIN_PREFIX } from "./stdin-context.js";
 import { abandonedTemps } from "../temp-names.js";
 import { runStep } from "./run-step.js";
 import { parseDuration } from "../containers/healthcheck.js";
-import { parseSignal } from "../containers/signals.js";
+import { stopSignalProblem } from "../containers/signals.js";
 import { type RunMounts, runMounts } from "./run-mounts.js";
 import { snapshotBinds } from "./bind-snapshot.js";
 import { errorMessage, UsageError } from "../errors.js";
@@ -525,12 +525,8 @@ class Build {
       }
       case "STOPSIGNAL": {
         const signal = one();
-        // docker refuses an unknown signal here, not at every run of the image.
-        try {
-          parseSignal(signal);
-        } catch {
-          throw new BuildError(`line ${ins.line}: Invalid signal: ${signal}`);
-        }
+        const problem = stopSignalProblem(signal);
+        if (problem) throw new BuildError(`line ${ins.line}: ${problem}`);
         config.StopSignal = signal;
         return meta(`STOPSIGNAL ${signal}`);
       }

@@ -11,6 +11,7 @@ import type { MountOption, RunOptions, UlimitOption } from "../spec/run-options.
 import { allValues, type FlagDef, intArgument, lastValue, type ParsedFlags } from "./flags.js";
 import { setLabel, setOption } from "./key-value.js";
 import { type BindRecursive, bindRecursiveProblem, PROPAGATIONS } from "../spec/propagation.js";
+import { OCTAL_MODE } from "../containers/volume-options.js";
 
 export const DATA_FLAGS: FlagDef[] = [
   { name: "mount", value: true, repeat: true },
@@ -142,7 +143,7 @@ export function parseMount(spec: string): MountOption {
       const sizeText = get.get("tmpfs-size");
       const modeText = get.get("tmpfs-mode");
       const size = sizeText === undefined ? undefined : parseRamBytes(sizeText, `tmpfs-size in --mount ${spec}`);
-      if (modeText !== undefined && !/^[0-7]{1,4}$/.test(modeText)) throw new UsageError(`invalid --mount ${spec}: tmpfs-mode must be octal, e.g. 1777`);
+      if (modeText !== undefined && !OCTAL_MODE.test(modeText)) throw new UsageError(`invalid --mount ${spec}: tmpfs-mode must be octal, e.g. 1777`);
       return {
         type: "tmpfs",
         target,

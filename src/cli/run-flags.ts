@@ -8,7 +8,7 @@ import { checkDockerProfile, type DockerSeccompProfile } from "../spec/seccomp/d
 import { allValues, type FlagDef, lastValue, parseFlags, type ParsedFlags } from "./flags.js";
 import { RESOURCE_FLAGS, RESOURCE_USAGE, resourceOptions } from "./resource-flags.js";
 import { dataFlagOptions, DATA_FLAGS, DATA_USAGE, readKeyValueFile } from "./run-flags-data.js";
-import { PROPAGATIONS } from "../spec/propagation.js";
+import { bindRecursiveProblem, PROPAGATIONS } from "../spec/propagation.js";
 import { parseDeviceFlag } from "../containers/devices.js";
 import { withoutSlash } from "../containers/names.js";
 import { type HealthcheckOptions, parseDuration } from "../containers/healthcheck.js";
@@ -515,6 +515,11 @@ function readEnvFile(file: string, env: NodeJS.ProcessEnv): string[] {
  * anonymous volume). Options: ro, rw, nocopy (volumes); z/Z, cached, delegated,
  * consistent, private and rprivate are taken as no-ops.
  */
+/** The options a `-v` mode string may have, by docker's classes (linuxValidMountMode), one of each at most. */
+const COMMON_MODES = { label: ["z", "Z"], consistency: ["cached", "delegated", "consistent"] };
+const BIND_MODES: Record<string, string[]> = { access: ["ro", "rw", "rro"], propagation: PROPAGATIONS, ...COMMON_MODES };
+const VOLUME_MODES: Record<string, string[]> = { access: ["ro", "rw"], copy: ["nocopy"], ...COMMON_MODES };
+
 export function parseVolume(spec: string): VolumeOption {
   const parts = spec.split(":");
   if (parts.length > 3 || parts.some((p) => p === "")) throw new UsageError(`invalid volume ${spec}: expected [HOST|NAME:]CONTAINER[:ro|rw]`);
@@ -528,15 +533,29 @@ export function parseVolume(spec: string): VolumeOption {
   const named = !source.includes("/") && !source.startsWith(".");
   if (!named && !isAbsolute(source) && !/^\.\.?(\/|$)/.test(source)) throw new UsageError(`invalid volume ${spec}: host path ${source} must be absolute (or start with ./)`);
   const out: VolumeOption = named ? { volume: source, container } : { host: resolvePath(source), container };
-  for (const option of (mode ?? "").split(",").filter((o) => o !== "")) {
+  const options = (mode ?? "").split(",").filter((o) => o !== "");
+  // docker's linuxValidMountMode: at most one option of each class (`ro,rw`, `z,Z`, `rslave,private`, `ro,ro`).
+  const classes = options.map((option) => {
+    const found = Object.entries(named ? VOLUME_MODES : BIND_MODES).find(([, members]) => members.includes(option));
+    if (!found) {
+      const accepted = Object.values(named ? VOLUME_MODES : BIND_MODES).flat().join(", ");
+      throw new UsageError(`invalid volume ${spec}: unknown option "${option}" (${accepted})`);
+    }
+    return found[0];
+  });
+  if (new Set(classes).size < classes.length) throw new UsageError(`invalid volume ${spec}: invalid mode: ${mode} (at most one option of each kind: ${Object.values(named ? VOLUME_MODES : BIND_MODES).map((m) => m.join("/")).join(", ")})`);
+  for (const option of options) {
     if (option === "ro") out.readonly = true;
     else if (option === "rw") out.readonly = false;
-    else if (option === "nocopy" && named) out.noCopy = true;
-    else if (PROPAGATIONS.includes(option) && !named) out.propagation = option;
-    // Taken as docker on Linux takes them: SELinux relabelling (no SELinux here), Docker Desktop's consistency hints.
-    else if (!["z", "Z", "cached", "delegated", "consistent"].includes(option)) {
-      throw new UsageError(`invalid volume ${spec}: unknown option "${option}" (ro, rw${named ? ", nocopy" : ", shared, slave, private and their r forms"})`);
-    }
+    // docker 25's recursively read-only bind: `--mount …,readonly,bind-recursive=readonly`.
+    else if (option === "rro") Object.assign(out, { readonly: true, recursive: "readonly" as const });
+    else if (option === "nocopy") out.noCopy = true;
+    else if (PROPAGATIONS.includes(option)) out.propagation = option;
+    // z/Z, cached/delegated/consistent: taken as docker on Linux takes them (no SELinux here; Docker Desktop's consistency hints).
+  }
+  if (out.recursive) {
+    const problem = bindRecursiveProblem(out.recursive, true, out.propagation ?? "rprivate");
+    if (problem) throw new UsageError(`invalid volume ${spec}: ${problem} (rro is bind-recursive=readonly)`);
   }
   return out;
 }

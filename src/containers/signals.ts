@@ -33,6 +33,19 @@ export function parseSignal(input: string | number): Signal {
   return { number, name };
 }
 
+/**
+ * What is wrong with a STOPSIGNAL (docker's words), for `build` and `commit -c` alike: docker refuses an unknown
+ * signal there, not at every run of the image.
+ */
+export function stopSignalProblem(signal: string): string | undefined {
+  try {
+    parseSignal(signal);
+    return undefined;
+  } catch {
+    return `Invalid signal: ${signal}`;
+  }
+}
+
 /** SIGRTMIN, SIGRTMIN+n, SIGRTMAX, SIGRTMAX-n within the real-time range. */
 function realtime(name: string): number | undefined {
   const m = /^SIGRT(MIN|MAX)(?:([+-])(\d{1,2}))?$/.exec(name);

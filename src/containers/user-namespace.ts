@@ -5,7 +5,7 @@
  * root is read-only and nothing else is mounted, so a symlink in `dir`
  * leads nowhere but into that read-only root.
  */
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { TsboxError } from "../errors.js";
 import { removeTree } from "../remove-tree.js";
@@ -40,6 +40,37 @@ export async function setXattrsInUserNamespace(ctx: LifecycleContext, dir: strin
     helper.stdin!.end(records);
     await helper.done.catch((err: unknown) => {
       throw new TsboxError(`${what} failed: ${(err as Error).message}`, { code: "container" });
+    });
+  });
+}
+
+/**
+ * What the image (`layers`, topmost first) has below `imagePath` copied into
+ * `dir` (empty), as root of the user's namespace: `tsbox-runtime copy --op
+ * read` in a read-only view of the layers piped into `--op write --archive`
+ * in a view whose `/` is `dir`. Files and directories only their owner (a
+ * subordinate id) may read are copied, with their owners and modes: the
+ * user outside the namespace can read neither.
+ */
+export async function copyImageTreeInUserNamespace(ctx: LifecycleContext, layers: string[], imagePath: string, dir: string, what: string): Promise<void> {
+  await inHelperBundle(dir, async (readBundle) => {
+    // The view mounts an overlay of the layers under an upper dir of none: an empty one.
+    const root = join(readBundle, "root");
+    const empty = join(readBundle, "empty");
+    mkdirSync(root);
+    mkdirSync(empty);
+    writeFileSync(join(readBundle, "config.json"), JSON.stringify(helperSpec(ctx, { path: root, readonly: true, overlay: { lower: layers, upper: empty, work: empty } }, ["/bin/true"], [])));
+    await inHelperBundle(dir, async (writeBundle) => {
+      writeFileSync(join(writeBundle, "config.json"), JSON.stringify(helperSpec(ctx, { path: dir, readonly: false }, ["/bin/true"], [])));
+      const reader = spawnCopyHelper({ bundle: readBundle, view: "layers" }, "read", imagePath, { name: "" }, { stdout: true });
+      const writer = spawnCopyHelper({ bundle: writeBundle, view: "merged" }, "write", "/", { archive: true, name: "" }, { stdin: true });
+      reader.stdout!.pipe(writer.stdin!);
+      const [read, written] = await Promise.allSettled([reader.done, writer.done]);
+      if (read.status === "fulfilled" && written.status === "fulfilled") return;
+      // The cause, not its echo: a writer that failed breaks the reader's pipe.
+      const readError = read.status === "rejected" ? (read.reason as Error) : undefined;
+      const cause = readError && (written.status === "fulfilled" || !/broken pipe|EPIPE/i.test(readError.message)) ? readError : (written as PromiseRejectedResult).reason as Error;
+      throw new TsboxError(`${what} failed: ${cause.message}`, { code: "container" });
     });
   });
 }

@@ -59,13 +59,16 @@ export function optionsText(options: Record<string, string>): string {
     .join(",");
 }
 
+/** A tmpfs mode as docker (strconv.ParseUint(v, 8, 32)) and the kernel take it: octal, leading zeros allowed, at most 07777. */
+export const OCTAL_MODE = /^0*[0-7]{1,4}$/;
+
 /** Mount flags a tmpfs takes (mount(8)'s), and its own valued options with what their values look like. */
 const TMPFS_FLAGS = new Set(["ro", "rw", "exec", "noexec", "suid", "nosuid", "dev", "nodev", "sync", "async", "dirsync", "atime", "noatime", "relatime", "norelatime", "strictatime", "nostrictatime", "diratime", "nodiratime", "inode32", "inode64"]);
 const TMPFS_VALUES: Record<string, [RegExp, string]> = {
   size: [/^\d+[kmgtpe%]?$/i, "bytes with k, m or g (e.g. 64m), or a % of memory"],
   nr_blocks: [/^\d+[kmgtpe]?$/i, "a number of pages (k, m or g)"],
   nr_inodes: [/^\d+[kmgtpe]?$/i, "a number of inodes (k, m or g)"],
-  mode: [/^[0-7]{1,4}$/, "octal permissions (e.g. 1777)"],
+  mode: [OCTAL_MODE, "octal permissions (e.g. 1777)"],
   uid: [/^\d+$/, "a numeric user id"],
   gid: [/^\d+$/, "a numeric group id"],
   huge: [/^(never|always|within_size|advise|deny|force)$/, "never, always, within_size or advise"],

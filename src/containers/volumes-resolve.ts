@@ -12,7 +12,7 @@ import { chmodSync, copyFileSync, existsSync, lchownSync, linkSync, lstatSync, l
 import { dirname, isAbsolute, join, posix } from "node:path";
 import { isErrno, makeDirs, readdirNames, systemErrorText } from "../fs-util.js";
 import { removeTreeNow } from "../remove-tree.js";
-import { UsageError } from "../errors.js";
+import { ContainerError, UsageError } from "../errors.js";
 import { type LayerEntry, LayerView } from "../image/layer-view.js";
 import { ownerNotesOrNone, ownerNotesPath, readOwnerNotes, removeOwnerNotes, writeOwnerNotes } from "../image/owner-notes.js";
 import type { LayerOwner } from "../image/unpack.js";
@@ -63,7 +63,15 @@ export interface ResolveContext {
    * beside the volume's data (`_data.owners`), which the vm's 9p server
    * presents (backends/vm/node/p9/owner-records.ts).
    */
-  owners?: { maps: { uidMappings: IdMapping[]; gidMappings: IdMapping[] }; give?: (dir: string, owners: LayerOwner[]) => Promise<boolean> };
+  owners?: {
+    maps: { uidMappings: IdMapping[]; gidMappings: IdMapping[] };
+    give?: (dir: string, owners: LayerOwner[]) => Promise<boolean>;
+    /**
+     * Native with subordinate ids: fills `dest` with what `layers` have below `imagePath` as root of the user's
+     * namespace (volume-fill.ts), which reads what only the image's own users may, and gives owners as it copies.
+     */
+    fill?: (layers: string[], imagePath: string, dest: string) => Promise<void>;
+  };
   /**
    * Whether the backend's containers run on this host (native), so its device nodes and mounts are theirs. The
    * vm's binds are 9p exports, which show what the host mounts below them as it comes: no propagation to ask for.
@@ -102,13 +110,20 @@ export async function resolveMounts(options: RunOptions, ctx: ResolveContext): P
   const resolved: { spec: MountSpec; inspect: InspectMount | null }[] = [];
   const volumes: ContainerVolumes = { names: [], anonymous: [] };
   const needVolumes = requests.some((r) => r.kind === "volume");
+  // Anonymous volumes made here: a run that fails before the container records them takes them along.
+  const made: string[] = [];
   const resolveAll = async () => {
-    for (const r of requests) resolved.push(await resolveOne(r, ctx, volumes));
+    for (const r of requests) resolved.push(await resolveOne(r, ctx, volumes, made));
     // Before the lock is released: from now on `volume rm` sees these volumes in use.
     if (needVolumes) writeContainerVolumes(ctx.bundle, volumes);
   };
-  if (needVolumes) await ctx.volumes.locked(resolveAll);
-  else await resolveAll();
+  try {
+    if (needVolumes) await ctx.volumes.locked(resolveAll);
+    else await resolveAll();
+  } catch (err) {
+    await ctx.volumes.removeAnonymous(made).catch(() => {});
+    throw err;
+  }
   return {
     // In the order asked; the spec puts every mount of the container's own in docker's order (data-options.ts).
     specs: resolved.map((r) => r.spec),
@@ -127,7 +142,7 @@ function deviceRequests(options: RunOptions, hostDevices: boolean): { asked: Dev
   return { asked: requestedDevices(options.devices ?? []), privileged: options.privileged === true ? privilegedDevices() : [] };
 }
 
-async function resolveOne(r: Request, ctx: ResolveContext, used: ContainerVolumes): Promise<{ spec: MountSpec; inspect: InspectMount | null }> {
+async function resolveOne(r: Request, ctx: ResolveContext, used: ContainerVolumes, made: string[]): Promise<{ spec: MountSpec; inspect: InspectMount | null }> {
   switch (r.kind) {
     case "bind": {
       try {
@@ -149,6 +164,7 @@ async function resolveOne(r: Request, ctx: ResolveContext, used: ContainerVolume
     }
     case "volume": {
       const { volume, created } = ctx.volumes.ensure(r.name, r.labels, r.options);
+      if (created && r.name === undefined) made.push(volume.Name);
       const backing = volumeBacking(volume.Options);
       // docker's local driver fails the mount of a missing device: a bound directory must exist.
       if (backing.kind === "bind" && !isDirectory(backing.device)) {
@@ -194,8 +210,12 @@ function fromVolumeOption(v: VolumeOption): Request {
   if (v.host !== undefined) {
     if (!isAbsolute(v.host)) throw new UsageError(`invalid volume ${label}: host path ${v.host} must be absolute`);
     if (v.propagation !== undefined && !PROPAGATIONS.includes(v.propagation)) throw new UsageError(`invalid volume ${label}: propagation must be ${PROPAGATIONS.join(", ")}`);
-    return { kind: "bind", source: posix.normalize(v.host), target: dest, readonly: Boolean(v.readonly), propagation: v.propagation ?? "", label, fromV: true };
+    // (`-v`'s rro: its propagation is rprivate unless asked)
+    const problem = bindRecursiveProblem(v.recursive, Boolean(v.readonly), v.propagation ?? "rprivate");
+    if (problem) throw new UsageError(`invalid volume ${label}: ${problem}`);
+    return { kind: "bind", source: posix.normalize(v.host), target: dest, readonly: Boolean(v.readonly), propagation: v.propagation ?? "", ...(v.recursive ? { recursive: v.recursive } : {}), label, fromV: true };
   }
+  if (v.recursive !== undefined) throw new UsageError(`invalid volume ${label}: rro (recursive) is a bind mount's option`);
   return { kind: "volume", ...(v.volume !== undefined ? { name: v.volume } : {}), target: dest, readonly: Boolean(v.readonly), noCopy: Boolean(v.noCopy), labels: {}, options: {}, label, fromV: true };
 }
 
@@ -279,7 +299,18 @@ function isEmptyDir(dir: string): boolean {
 /** A new volume with what the image has at `target`, its files with their owners (see ResolveContext.owners). */
 async function fill(ctx: ResolveContext, target: string, dest: string): Promise<void> {
   const owners = ctx.privileged ? undefined : { ids: ctx.owners?.maps ?? { uidMappings: [], gidMappings: [] }, noted: new Map<string, Map<string, LayerOwner>>(), found: [] as LayerOwner[] };
-  fillFromImage(new LayerView(ctx.layers), target, dest, owners);
+  const view = new LayerView(ctx.layers);
+  // Layers whose owners are notes (unpacked without subordinate ids) are read as the user: the notes give them.
+  if (owners && ctx.owners?.fill && !ctx.layers.some((l) => existsSync(ownerNotesPath(l)))) {
+    const top = view.lookup(target);
+    if (!top || !top.stat.isDirectory()) return;
+    await ctx.owners.fill(ctx.layers, target, dest);
+    // The volume's own directory, which the copy below it does not make: as the JS copy gives it.
+    finishCopy(dest, top.stat, false);
+    noteOwner(owners, top, "");
+  } else {
+    fillFromImage(view, target, dest, owners);
+  }
   if (!owners || owners.found.length === 0) return;
   if (await ctx.owners?.give?.(dest, owners.found)) return;
   writeOwnerNotes(dest, owners.found);
@@ -325,13 +356,17 @@ interface CopiedOwners {
   found: LayerOwner[];
 }
 
-function noteOwner(owners: CopiedOwners, entry: LayerEntry, rel: string): void {
+/** The owner a layer's file has in a container: its note, else its host owner mapped in (root where unmapped). */
+function containerOwner(owners: CopiedOwners, entry: LayerEntry): { uid: number; gid: number } {
   let notes = owners.noted.get(entry.layer);
   if (!notes) owners.noted.set(entry.layer, (notes = new Map(ownerNotesOrNone(entry.layer).map((o) => [o.path, o]))));
-  const st = entry.stat;
   const noted = notes.get(entry.rel);
-  const uid = noted?.uid ?? unmappedId(st.uid, owners.ids.uidMappings) ?? 0;
-  const gid = noted?.gid ?? unmappedId(st.gid, owners.ids.gidMappings) ?? 0;
+  return { uid: noted?.uid ?? unmappedId(entry.stat.uid, owners.ids.uidMappings) ?? 0, gid: noted?.gid ?? unmappedId(entry.stat.gid, owners.ids.gidMappings) ?? 0 };
+}
+
+function noteOwner(owners: CopiedOwners, entry: LayerEntry, rel: string): void {
+  const st = entry.stat;
+  const { uid, gid } = containerOwner(owners, entry);
   if (uid === 0 && gid === 0) return;
   owners.found.push(st.mode & 0o7000 && !st.isSymbolicLink() ? { path: rel, uid, gid, mode: st.mode & 0o7777 } : { path: rel, uid, gid });
 }
@@ -356,7 +391,7 @@ function fillFromImage(view: LayerView, imagePath: string, dest: string, owners:
   // Named by our pid: a run killed mid-copy leaves it for the next prune (`VolumeStore.abandoned`).
   const staging = mkdtempSync(join(dirname(dest), ownTempPrefix(FILLING_PREFIX)));
   try {
-    copyTree(view, imagePath, staging, owners);
+    copyTree(view, top, imagePath, staging, owners);
     for (const name of readdirNames(staging)) {
       try {
         renameSync(fsName(join(staging, name)), fsName(join(dest, name)));
@@ -371,12 +406,30 @@ function fillFromImage(view: LayerView, imagePath: string, dest: string, owners:
   if (owners) noteOwner(owners, top, "");
 }
 
-/** The image's tree under `from` as a copy in `to` (a directory no container can reach). */
-function copyTree(view: LayerView, from: string, to: string, owners: CopiedOwners | undefined): void {
+/**
+ * The image's tree under `from` (its entry `top`) as a copy in `to` (a
+ * directory no container can reach). What the user cannot read (the fill
+ * runs as the user where it cannot run in the user's namespace) fails it,
+ * named: never a volume with files missing.
+ */
+function copyTree(view: LayerView, top: LayerEntry, from: string, to: string, owners: CopiedOwners | undefined): void {
+  const volumePath = from;
+  const unreadable = (err: unknown, path: string, entry: LayerEntry) => {
+    if (!isErrno(err, "EACCES") && !isErrno(err, "EPERM")) return err;
+    const uid = owners ? containerOwner(owners, entry).uid : entry.stat.uid;
+    const mode = (entry.stat.mode & 0o7777).toString(8).padStart(4, "0");
+    return new ContainerError(`cannot fill the volume at ${volumePath} from the image: ${path} (uid ${uid}, mode ${mode} in the image) is unreadable to this user outside its user namespace`);
+  };
   // A file of several names in the image stays one file of several names (docker's copy keeps hard links).
   const firstCopy = new Map<string, string>();
-  const copy = (from: string, to: string, rel: string) => {
-    for (const name of view.list(from)) {
+  const copy = (from: string, dirEntry: LayerEntry, to: string, rel: string) => {
+    let names: string[];
+    try {
+      names = view.list(from);
+    } catch (err) {
+      throw unreadable(err, from, dirEntry);
+    }
+    for (const name of names) {
       const entry = view.lookup(posix.join(from, name));
       if (!entry) continue;
       const path = join(to, name);
@@ -384,7 +437,7 @@ function copyTree(view: LayerView, from: string, to: string, owners: CopiedOwner
       const st = entry.stat;
       if (st.isDirectory()) {
         mkdirSync(fsName(path), { mode: 0o700 });
-        copy(posix.join(from, name), path, entryRel);
+        copy(posix.join(from, name), entry, path, entryRel);
       } else if (st.isSymbolicLink()) {
         symlinkSync(readlinkSync(fsName(entry.path), { encoding: "buffer" }), fsName(path));
       } else if (st.isFile()) {
@@ -395,7 +448,11 @@ function copyTree(view: LayerView, from: string, to: string, owners: CopiedOwner
           if (owners) noteOwner(owners, entry, entryRel);
           continue;
         }
-        copyFileSync(fsName(entry.path), fsName(path));
+        try {
+          copyFileSync(fsName(entry.path), fsName(path));
+        } catch (err) {
+          throw unreadable(err, posix.join(from, name), entry);
+        }
         if (inode !== undefined) firstCopy.set(inode, path);
       } else {
         continue;
@@ -404,7 +461,7 @@ function copyTree(view: LayerView, from: string, to: string, owners: CopiedOwner
       if (owners) noteOwner(owners, entry, entryRel);
     }
   };
-  copy(from, to, "");
+  copy(from, top, to, "");
 }
 
 /** Owner (as root), mode and times of a copied entry. */

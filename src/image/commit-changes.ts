@@ -3,7 +3,9 @@
  * docker accepts there (CMD, ENTRYPOINT, ENV, EXPOSE, LABEL, ONBUILD, USER,
  * VOLUME, WORKDIR, STOPSIGNAL), applied to an image's run config.
  */
+import { posix } from "node:path";
 import { UsageError } from "../errors.js";
+import { stopSignalProblem } from "../containers/signals.js";
 import type { ImageRunConfig } from "./oci.js";
 
 /** The image run config with the fields commit may set (OCI's and docker's names). */
@@ -49,12 +51,15 @@ export function applyChanges(config: CommitConfig, changes: string[]): CommitCon
         out.User = rest;
         break;
       case "WORKDIR":
-        if (!rest.startsWith("/")) throw new UsageError(`WORKDIR must be an absolute path in "${change}"`);
-        out.WorkingDir = rest;
+        // A relative one from the current, as docker's (and build's) WORKDIR.
+        out.WorkingDir = posix.resolve(out.WorkingDir || "/", rest);
         break;
-      case "STOPSIGNAL":
+      case "STOPSIGNAL": {
+        const problem = stopSignalProblem(rest);
+        if (problem) throw new UsageError(`${problem} in "${change}"`);
         out.StopSignal = rest;
         break;
+      }
       case "ONBUILD":
         out.OnBuild = [...(out.OnBuild ?? []), rest];
         break;

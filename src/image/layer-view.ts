@@ -13,7 +13,7 @@
  * changed files in `tsbox diff`.
  */
 import { fsName } from "../name-bytes.js";
-import { readdirNames, readlinkName } from "../fs-util.js";
+import { isErrno, readdirNames, readlinkName } from "../fs-util.js";
 import { lstatSync, type Stats } from "node:fs";
 import { join, posix } from "node:path";
 import type { NativeAddon } from "../backends/native/addon.js";
@@ -69,7 +69,9 @@ export class LayerView {
       try {
         // Names as their bytes are (src/name-bytes.ts): an image's need not be UTF-8.
         names = readdirNames(join(layer, ...parts));
-      } catch {
+      } catch (err) {
+        // Gone meanwhile is empty; a directory this user may not read is no empty one (a volume's fill says so).
+        if (!isErrno(err, "ENOENT") && !isErrno(err, "ENOTDIR")) throw err;
         names = [];
       }
       for (const name of names) {

@@ -201,6 +201,8 @@ export interface VolumeOption {
   noCopy?: boolean;
   /** A bind mount's propagation (`-v /h:/c:rslave`): private (default), slave, shared and their r forms. */
   propagation?: string;
+  /** A bind's `-v /h:/c:rro` (docker 25): `readonly`, read-only with every mount below it, as `--mount …,bind-recursive=readonly`. */
+  recursive?: BindRecursive;
 }
 
 export type MountOption =
