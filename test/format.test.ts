@@ -211,7 +211,7 @@ describe("data flags", () => {
     assert.deepEqual(parseVolume("/h:/c:ro,rslave"), { host: "/h", container: "/c", readonly: true, propagation: "rslave" });
     // Every option the parser takes is named (before: z/Z and cached/delegated/consistent were not).
     assert.throws(() => parseVolume("data:/c:rshared"), /unknown option "rshared" \(ro, rw, nocopy, z, Z, cached, delegated, consistent\)$/);
-    assert.throws(() => parseVolume("/h:/c:bogus"), /unknown option "bogus" \(ro, rw, rro, private, rprivate, slave, rslave, shared, rshared, z, Z, cached, delegated, consistent\)$/);
+    assert.throws(() => parseVolume("/h:/c:bogus"), /unknown option "bogus" \(ro, rw, rro, private, rprivate, slave, rslave, shared, rshared, idmap, z, Z, cached, delegated, consistent\)$/);
     // docker's linuxValidMountMode: one option of each kind (before: the last one won, `ro,rw` a writable bind).
     for (const spec of ["/h:/c:ro,rw", "/h:/c:rw,ro", "/h:/c:z,Z", "/h:/c:rslave,private", "/h:/c:ro,ro", "/h:/c:cached,delegated", "data:/c:nocopy,nocopy", "data:/c:ro,rw", "/h:/c:rro,ro"]) {
       assert.throws(() => parseVolume(spec), new RegExp(`^UsageError: invalid volume ${spec}: invalid mode: ${spec.split(":")[2]} \\(at most one option of each kind: `), spec);
@@ -222,6 +222,9 @@ describe("data flags", () => {
     assert.deepEqual(parseVolume("/h:/c:rro,rprivate"), { host: "/h", container: "/c", readonly: true, recursive: "readonly", propagation: "rprivate" });
     assert.throws(() => parseVolume("/h:/c:rro,rslave"), /requires 'bind-propagation=rprivate'.*\(rro is bind-recursive=readonly\)$/);
     assert.throws(() => parseVolume("data:/c:rro"), /unknown option "rro"/);
+    // podman's idmap (with --userns=auto): a bind's only; a volume is idmapped anyway.
+    assert.deepEqual(parseVolume("/h:/c:idmap,ro"), { host: "/h", container: "/c", idmap: true, readonly: true });
+    assert.throws(() => parseVolume("data:/c:idmap"), /unknown option "idmap"/);
     assert.throws(() => parseVolume("rel/x:/c"), /must be absolute/);
     assert.deepEqual(parseMount("type=bind,source=/h,target=/c,readonly"), { type: "bind", source: "/h", target: "/c", readonly: true });
     assert.deepEqual(parseMount("src=data,dst=/d,volume-nocopy,volume-label=a=b"), { type: "volume", source: "data", target: "/d", noCopy: true, labels: { a: "b" } });

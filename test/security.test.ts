@@ -531,9 +531,13 @@ async function defineTests(): Promise<void> {
         const onBind =
           "ls -ln /b/from-host | awk '{ print \"bind\", $3, $4 }'; chown 0:0 /b/foreign 2>/dev/null && echo chowned; " +
           "cp /bin/busybox /b/planted 2>/dev/null && echo planted; echo x >> /b/from-host 2>/dev/null && echo wrote";
-        const script = `cat /proc/self/uid_map; ls -ln /bin/busybox /v/from-host /etc/hosts | awk '{ print $3, $4 }'; touch /etc/x && echo upper-writable; echo c > /v/from-container; echo 127.0.0.9 me >> /etc/hosts && echo hosts-writable; ${onBind}; sleep 3`;
+        // A bind the user asks to be idmapped (podman's `:idmap`) is its root's, as the host's root's.
+        const asked = join(who().scratch, "auto-idmap");
+        mkdirSync(asked);
+        const onAsked = "ls -lnd /i | awk '{ print \"idmap\", $3, $4 }'; echo c > /i/from-container";
+        const script = `cat /proc/self/uid_map; ls -ln /bin/busybox /v/from-host /etc/hosts | awk '{ print $3, $4 }'; touch /etc/x && echo upper-writable; echo c > /v/from-container; echo 127.0.0.9 me >> /etc/hosts && echo hosts-writable; ${onBind}; ${onAsked}; sleep 3`;
         const [a, b] = await Promise.all([
-          tsbox(who(), ["run", "--rm", "--userns=auto", "-v", `${volume}:/v`, "-v", `${bind}:/b`, "busybox", "sh", "-c", script]),
+          tsbox(who(), ["run", "--rm", "--userns=auto", "-v", `${volume}:/v`, "-v", `${bind}:/b`, "-v", `${asked}:/i:idmap`, "busybox", "sh", "-c", script]),
           tsbox(who(), ["run", "--rm", "--userns=auto", "busybox", "sh", "-c", "cat /proc/self/uid_map; sleep 3"]),
         ]);
         assert.equal(a.code, 0, a.stderr);
@@ -546,7 +550,11 @@ async function defineTests(): Promise<void> {
         assert.notEqual(sa[1], sb[1], "two running containers, two slices");
         // The layer, the volume and /etc/hosts, root's on the host, are root's inside too; the container's writes to
         // the volume are root's. The bind's files are nobody's (root's on the host, unmapped here), and untouched.
-        assert.deepEqual(a.stdout.trim().split("\n").slice(1), ["0 0", "0 0", "0 0", "upper-writable", "hosts-writable", "bind 65534 65534"]);
+        assert.deepEqual(a.stdout.trim().split("\n").slice(1), ["0 0", "0 0", "0 0", "upper-writable", "hosts-writable", "bind 65534 65534", "idmap 0 0"]);
+        assert.equal(statSync(join(asked, "from-container")).uid, 0);
+        const unasked = await tsbox(who(), ["run", "--rm", "-v", `${asked}:/i:idmap`, "busybox", "true"]);
+        assert.equal(unasked.code, 125);
+        assert.equal(unasked.stderr, `tsbox: the idmap option of -v ${asked}:/i needs --userns=auto\n`);
         const mountpoint = (await tsbox(who(), ["volume", "inspect", "-f", "{{.Mountpoint}}", volume])).stdout.trim();
         assert.equal(statSync(join(mountpoint, "from-container")).uid, 0);
         assert.equal(statSync(foreign).uid, 12345);

@@ -509,17 +509,17 @@ function readEnvFile(file: string, env: NodeJS.ProcessEnv): string[] {
   return out;
 }
 
+/** The options a `-v` mode string may have, by docker's classes (linuxValidMountMode), one of each at most. */
+const COMMON_MODES = { label: ["z", "Z"], consistency: ["cached", "delegated", "consistent"] };
+const BIND_MODES: Record<string, string[]> = { access: ["ro", "rw", "rro"], propagation: PROPAGATIONS, idmap: ["idmap"], ...COMMON_MODES };
+const VOLUME_MODES: Record<string, string[]> = { access: ["ro", "rw"], copy: ["nocopy"], ...COMMON_MODES };
+
 /**
  * `-v`: `HOST:CONTAINER[:OPTIONS]` (HOST absolute: a bind mount),
  * `NAME:CONTAINER[:OPTIONS]` (a named volume), or `CONTAINER` alone (a new
- * anonymous volume). Options: ro, rw, nocopy (volumes); z/Z, cached, delegated,
- * consistent, private and rprivate are taken as no-ops.
+ * anonymous volume). Options: BIND_MODES, VOLUME_MODES; z/Z and
+ * cached/delegated/consistent are taken as no-ops.
  */
-/** The options a `-v` mode string may have, by docker's classes (linuxValidMountMode), one of each at most. */
-const COMMON_MODES = { label: ["z", "Z"], consistency: ["cached", "delegated", "consistent"] };
-const BIND_MODES: Record<string, string[]> = { access: ["ro", "rw", "rro"], propagation: PROPAGATIONS, ...COMMON_MODES };
-const VOLUME_MODES: Record<string, string[]> = { access: ["ro", "rw"], copy: ["nocopy"], ...COMMON_MODES };
-
 export function parseVolume(spec: string): VolumeOption {
   const parts = spec.split(":");
   if (parts.length > 3 || parts.some((p) => p === "")) throw new UsageError(`invalid volume ${spec}: expected [HOST|NAME:]CONTAINER[:ro|rw]`);
@@ -550,6 +550,7 @@ export function parseVolume(spec: string): VolumeOption {
     // docker 25's recursively read-only bind: `--mount …,readonly,bind-recursive=readonly`.
     else if (option === "rro") Object.assign(out, { readonly: true, recursive: "readonly" as const });
     else if (option === "nocopy") out.noCopy = true;
+    else if (option === "idmap") out.idmap = true;
     else if (PROPAGATIONS.includes(option)) out.propagation = option;
     // z/Z, cached/delegated/consistent: taken as docker on Linux takes them (no SELinux here; Docker Desktop's consistency hints).
   }

@@ -199,7 +199,7 @@ interface OciResources {
 /** `-v` as docker keeps it in HostConfig.Binds: `SRC:DST[:OPTIONS]`, its options as given (ro, nocopy, rslave). */
 function bindText(v: NonNullable<RunOptions["volumes"]>[number]): string {
   const source = v.host ?? v.volume;
-  const options = [...(v.readonly ? ["ro"] : []), ...(v.noCopy ? ["nocopy"] : []), ...(v.propagation ? [v.propagation] : [])];
+  const options = [...(v.readonly ? ["ro"] : []), ...(v.noCopy ? ["nocopy"] : []), ...(v.propagation ? [v.propagation] : []), ...(v.idmap ? ["idmap"] : [])];
   return [...(source !== undefined ? [source] : []), v.container, ...(options.length > 0 ? [options.join(",")] : [])].join(":");
 }
 

@@ -82,7 +82,7 @@ export interface ResolveContext {
 }
 
 type Request =
-  | { kind: "bind"; source: string; target: string; readonly: boolean; propagation: string; recursive?: BindRecursive; label: string; fromV: boolean }
+  | { kind: "bind"; source: string; target: string; readonly: boolean; propagation: string; recursive?: BindRecursive; idmap?: boolean; label: string; fromV: boolean }
   | { kind: "volume"; name?: string; target: string; readonly: boolean; noCopy: boolean; labels: Record<string, string>; options: Record<string, string>; label: string; fromV: boolean }
   | { kind: "tmpfs"; target: string; options: string[]; label: string; inspect: boolean }
   | { kind: "device"; source: string; target: string };
@@ -158,7 +158,7 @@ async function resolveOne(r: Request, ctx: ResolveContext, used: ContainerVolume
       }
       return {
         // docker's default propagation, rprivate: the container's / is rslave (native-rs rootfs.rs), a bind not.
-        spec: { destination: r.target, type: "bind", source: r.source, options: [...bindOptions(r.readonly, r.recursive), ctx.onHost ? r.propagation || "rprivate" : "rprivate"] },
+        spec: { destination: r.target, type: "bind", source: r.source, options: [...bindOptions(r.readonly, r.recursive), ctx.onHost ? r.propagation || "rprivate" : "rprivate", ...(r.idmap ? ["idmap"] : [])] },
         inspect: { Type: "bind", Source: r.source, Destination: r.target, Mode: r.fromV && r.readonly ? "ro" : "", RW: !r.readonly, Propagation: r.propagation || "rprivate" },
       };
     }
@@ -213,7 +213,7 @@ function fromVolumeOption(v: VolumeOption): Request {
     // (`-v`'s rro: its propagation is rprivate unless asked)
     const problem = bindRecursiveProblem(v.recursive, Boolean(v.readonly), v.propagation ?? "rprivate");
     if (problem) throw new UsageError(`invalid volume ${label}: ${problem}`);
-    return { kind: "bind", source: posix.normalize(v.host), target: dest, readonly: Boolean(v.readonly), propagation: v.propagation ?? "", ...(v.recursive ? { recursive: v.recursive } : {}), label, fromV: true };
+    return { kind: "bind", source: posix.normalize(v.host), target: dest, readonly: Boolean(v.readonly), propagation: v.propagation ?? "", ...(v.recursive ? { recursive: v.recursive } : {}), ...(v.idmap ? { idmap: true } : {}), label, fromV: true };
   }
   if (v.recursive !== undefined) throw new UsageError(`invalid volume ${label}: rro (recursive) is a bind mount's option`);
   return { kind: "volume", ...(v.volume !== undefined ? { name: v.volume } : {}), target: dest, readonly: Boolean(v.readonly), noCopy: Boolean(v.noCopy), labels: {}, options: {}, label, fromV: true };

@@ -88,6 +88,9 @@ export async function buildSpec(inputs: SpecInputs): Promise<ContainerSpec> {
   const imageConfig = image.config ?? {};
   if (options.userns !== undefined && options.userns !== "auto") throw new UsageError(`userns: expected "auto", got "${String(options.userns)}"`);
   const auto = options.userns === "auto" ? usernsAuto(host) : undefined;
+  // Without --userns=auto the container's ids are the host's (root) or the user's own: nothing to idmap a bind to.
+  const idmapped = options.volumes?.find((v) => v.idmap);
+  if (idmapped && !auto) throw new UsageError(`the idmap option of -v ${idmapped.host ?? idmapped.volume ?? ""}:${idmapped.container} needs --userns=auto`);
   // With --userns=auto the runtime picks the host ids; inside, 0..size-1 exist.
   const inside = auto && [{ containerID: 0, hostID: 0, size: auto.size }];
   const maps = inside ? { uidMappings: inside, gidMappings: inside } : idMappings(host);

@@ -203,6 +203,11 @@ export interface VolumeOption {
   propagation?: string;
   /** A bind's `-v /h:/c:rro` (docker 25): `readonly`, read-only with every mount below it, as `--mount …,bind-recursive=readonly`. */
   recursive?: BindRecursive;
+  /**
+   * A bind's `-v /h:/c:idmap` (podman's), with `userns: "auto"` only: shown through the container's mapping, so its
+   * root owns what the host's root owns there and acts as the host's root on those files (docs/security.md).
+   */
+  idmap?: boolean;
 }
 
 export type MountOption =
