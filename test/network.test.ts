@@ -153,7 +153,7 @@ for (const who of identities()) {
       const left = () => ns.links().filter((l) => l !== "tsbox0");
       for (let i = 0; i < 100 && left().length > 0; i++) await new Promise((r) => setTimeout(r, 20));
       assert.deepEqual(left(), [], "no veth or user network's bridge is left in the test's namespace");
-      const kept = /^-A TSBOX-(POSTROUTING|FORWARD|ISOLATION-1|ISOLATION-2) (.*tsbox0 -j (MASQUERADE|ACCEPT|TSBOX-ISOLATION-2|DROP)|-j TSBOX-ISOLATION-1|-m conntrack --ctstate DNAT -j RETURN)$/;
+      const kept = /^-A TSBOX-(POSTROUTING|FORWARD|ISOLATION-1|ISOLATION-2) (.*tsbox0( -m conntrack --ctstate (RELATED,ESTABLISHED|DNAT))? -j (MASQUERADE|ACCEPT|TSBOX-ISOLATION-2|DROP)|-j TSBOX-ISOLATION-1|-m conntrack --ctstate DNAT -j RETURN)$/;
       assert.deepEqual(ns.rules().filter((r) => !kept.test(r)), [], "no other NAT, forwarding or isolation rule is left");
       assert.deepEqual(ns.leases(), [], "no lease is left in the namespace's network state");
     });
@@ -694,6 +694,33 @@ for (const who of identities()) {
         await run(["rm", "-f", "iso-srv"]);
         await server.done;
         for (const n of [a, b]) assert.equal((await run(["network", "rm", n])).code, 0);
+      }
+    });
+
+    it("another host routing the containers' subnet through this one reaches a container only by its published ports (root's bridge)", { skip: who.name !== "root" ? "rootless bridges are in the user's own namespace, which nothing routes to" : false }, async () => {
+      // Before stop 66 TSBOX-FORWARD accepted everything into the bridge: a LAN neighbour with a route to
+      // 10.88.0.0/16 via this host reached every port of every container, a `-p 127.0.0.1:…` one's too.
+      const far = await ns.remote();
+      const httpd = (text: string) => `mkdir -p /www && echo ${text} > /www/index.html && exec httpd -f -p 80 -h /www`;
+      const open = start(["run", "--rm", "--name", "lan-open", "-p", "0.0.0.0::80", "busybox", "sh", "-c", httpd("published")]);
+      const local = start(["run", "--rm", "--name", "lan-local", "-p", "127.0.0.1::80", "busybox", "sh", "-c", httpd("local")]);
+      try {
+        const port = (await publishedAddress(run, "lan-open", "80", "0.0.0.0")).split(":")[1];
+        await publishedAddress(run, "lan-local", "80");
+        const address = async (name: string) => (await run(["inspect", "-f", "{{.NetworkSettings.IPAddress}}", name])).stdout.trim();
+        const subnet = (await address("lan-open")).split(".").slice(0, 2).join(".");
+        execFileSync("ip", ["-n", far.host.name, "route", "add", `${subnet}.0.0/16`, "via", "203.0.113.1"]);
+        const get = async (url: string) => (await far.host.run(["sh", "-c", `timeout -s KILL 5 busybox wget -q -O - ${url}; echo exit=$?`])).stdout;
+        // The published port, through this host's address: DNATed, let through.
+        assert.equal(await until("the published port from the far host", async () => ((await get(`http://203.0.113.1:${port}/`)) === "published\nexit=0\n" ? "ok" : undefined)), "ok");
+        // Straight to the containers' addresses: dropped, published or not.
+        for (const name of ["lan-open", "lan-local"]) assert.match(await get(`http://${await address(name)}/`), /^exit=[1-9]\d*\n$/, `${name} reached by its address`);
+        // This host itself still reaches them (its own connections are no forwarded traffic).
+        assert.equal((await ns.run(["busybox", "wget", "-q", "-O", "-", `http://${await address("lan-local")}/`])).stdout, "local\n");
+      } finally {
+        await run(["rm", "-f", "lan-open", "lan-local"]);
+        await Promise.all([open.done, local.done]);
+        far.close();
       }
     });
 

@@ -14,7 +14,9 @@
 //!   nat    POSTROUTING -> TSBOX-POSTROUTING: -s SUBNET ! -o BRIDGE -j MASQUERADE
 //!   nat    PREROUTING, OUTPUT (not to 127/8), dst-type LOCAL -> TSBOX-DNAT:
 //!          [-d HOSTIP] ! -i BRIDGE -p PROTO --dport HOSTPORT -j DNAT --to-destination IP:PORT
-//!   filter FORWARD -> TSBOX-FORWARD: -i BRIDGE -j ACCEPT, -o BRIDGE -j ACCEPT
+//!   filter FORWARD -> TSBOX-FORWARD: -i BRIDGE -j ACCEPT; into it only replies
+//!          and published ports' connections: -o BRIDGE -m conntrack --ctstate
+//!          RELATED,ESTABLISHED (then DNAT) -j ACCEPT, then -o BRIDGE -j DROP
 //!   filter TSBOX-FORWARD (at its top) -> TSBOX-ISOLATION-1, docker's two stages:
 //!          -i BRIDGE ! -o BRIDGE -j TSBOX-ISOLATION-2, and there -o BRIDGE -j DROP
 //!          after one RETURN for published ports' connections (ctstate DNAT)
@@ -24,7 +26,12 @@
 //!
 //! So a container reaches the others of its network and, through NAT, the
 //! outside, never a container of another network (a bridge of another
-//! network is one hop away through the host) but by its published ports.
+//! network is one hop away through the host) but by its published ports; and
+//! nothing routed in from outside reaches a container but by those ports
+//! (before stop 66, `-o BRIDGE -j ACCEPT` let any host of the LAN that routes
+//! the subnet through this one reach every container's every port, and a
+//! `-p 127.0.0.1:…` one's too: docker drops that "direct routing" as well).
+//! The host's own connections to a container go through OUTPUT, not here.
 
 use super::spec::Port;
 use crate::error::Error;
@@ -52,7 +59,12 @@ impl Iptables {
     /// given with `nat` only), INVALID segments from it dropped: what of it
     /// is missing, in one batch.
     pub fn add_bridge(&self, bridge: &str, subnet: &str, nat: bool, uplink: Option<&str>) -> Result<(), Error> {
-        let saved = Saved::parse(&self.save()?);
+        let mut saved = Saved::parse(&self.save()?);
+        // A bridge made before stop 66 accepted everything into it: that rule goes first (it would come before ours).
+        if let Some(batch) = saved.present(&[open_forward(bridge)]) {
+            self.restore(&batch)?;
+            saved = Saved::parse(&self.save()?);
+        }
         let mut rules = bridge_rules(bridge, subnet, nat);
         rules.extend(uplink.map(invalid_from));
         // Bridges made before isolation existed (kept until `network rm`) get theirs now.
@@ -73,6 +85,7 @@ impl Iptables {
         };
         let mut rules = bridge_rules(bridge, subnet, true);
         rules.extend(bridge_rules(bridge, subnet, false));
+        rules.push(open_forward(bridge));
         if let Some(batch) = saved.present(&rules) {
             let _ = self.restore(&batch);
         }
@@ -469,8 +482,19 @@ fn masquerade<'a>(bridge: &'a str, subnet: &'a str) -> Vec<&'a str> {
     vec!["-s", subnet, "!", "-o", bridge, "-j", "MASQUERADE"]
 }
 
-fn forward(bridge: &str) -> [Vec<&str>; 2] {
-    [vec!["-i", bridge, "-j", "ACCEPT"], vec!["-o", bridge, "-j", "ACCEPT"]]
+/// Out of the bridge anything; into it replies and published ports' connections (DNATed to a container), nothing else.
+fn forward(bridge: &str) -> [Vec<&str>; 4] {
+    [
+        vec!["-i", bridge, "-j", "ACCEPT"],
+        vec!["-o", bridge, "-m", "conntrack", "--ctstate", "RELATED,ESTABLISHED", "-j", "ACCEPT"],
+        vec!["-o", bridge, "-m", "conntrack", "--ctstate", "DNAT", "-j", "ACCEPT"],
+        vec!["-o", bridge, "-j", "DROP"],
+    ]
+}
+
+/// What a bridge made before stop 66 accepted into it: everything.
+fn open_forward(bridge: &str) -> Rule {
+    Rule { table: "filter", chain: "TSBOX-FORWARD", spec: format!("-o {} -j ACCEPT", bridge) }
 }
 
 fn dnat(bridge: &str, port: &Port, to: Ipv4Addr, tag: &str) -> Vec<String> {
@@ -562,7 +586,7 @@ mod tests {
             "*nat\n:TSBOX-POSTROUTING - [0:0]\n-I POSTROUTING -j TSBOX-POSTROUTING\n-A TSBOX-POSTROUTING -s 10.88.0.0/16 ! -o tsbox0 -j MASQUERADE\nCOMMIT\n\
              *filter\n:TSBOX-FORWARD - [0:0]\n:TSBOX-ISOLATION-1 - [0:0]\n:TSBOX-ISOLATION-2 - [0:0]\n\
              -I FORWARD -j TSBOX-FORWARD\n-I TSBOX-FORWARD -j TSBOX-ISOLATION-1\n-I TSBOX-ISOLATION-2 -m conntrack --ctstate DNAT -j RETURN\n\
-             -A TSBOX-FORWARD -i tsbox0 -j ACCEPT\n-A TSBOX-FORWARD -o tsbox0 -j ACCEPT\n\
+             -A TSBOX-FORWARD -i tsbox0 -j ACCEPT\n-A TSBOX-FORWARD -o tsbox0 -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT\n-A TSBOX-FORWARD -o tsbox0 -m conntrack --ctstate DNAT -j ACCEPT\n-A TSBOX-FORWARD -o tsbox0 -j DROP\n\
              -A TSBOX-ISOLATION-1 -i tsbox0 ! -o tsbox0 -j TSBOX-ISOLATION-2\n-A TSBOX-ISOLATION-2 -o tsbox0 -j DROP\nCOMMIT\n"
         );
         assert!(empty.present(&rules).is_none());
@@ -575,18 +599,22 @@ mod tests {
         assert_eq!(
             saved.missing(&rules).unwrap(),
             "*filter\n:TSBOX-ISOLATION-1 - [0:0]\n:TSBOX-ISOLATION-2 - [0:0]\n-I TSBOX-FORWARD -j TSBOX-ISOLATION-1\n-I TSBOX-ISOLATION-2 -m conntrack --ctstate DNAT -j RETURN\n\
-             -A TSBOX-FORWARD -o tsbox0 -j ACCEPT\n-A TSBOX-ISOLATION-1 -i tsbox0 ! -o tsbox0 -j TSBOX-ISOLATION-2\n-A TSBOX-ISOLATION-2 -o tsbox0 -j DROP\nCOMMIT\n"
+             -A TSBOX-FORWARD -o tsbox0 -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT\n-A TSBOX-FORWARD -o tsbox0 -m conntrack --ctstate DNAT -j ACCEPT\n-A TSBOX-FORWARD -o tsbox0 -j DROP\n-A TSBOX-ISOLATION-1 -i tsbox0 ! -o tsbox0 -j TSBOX-ISOLATION-2\n-A TSBOX-ISOLATION-2 -o tsbox0 -j DROP\nCOMMIT\n"
         );
         assert_eq!(
             saved.present(&rules).unwrap(),
             "*nat\n-D TSBOX-POSTROUTING -s 10.88.0.0/16 ! -o tsbox0 -j MASQUERADE\nCOMMIT\n*filter\n-D TSBOX-FORWARD -i tsbox0 -j ACCEPT\nCOMMIT\n"
         );
         let complete = format!(
-            "{}:TSBOX-ISOLATION-1 - [0:0]\n:TSBOX-ISOLATION-2 - [0:0]\n-A TSBOX-FORWARD -j TSBOX-ISOLATION-1\n-A TSBOX-ISOLATION-2 -m conntrack --ctstate DNAT -j RETURN\n-A TSBOX-FORWARD -o tsbox0 -j ACCEPT\n\
-             -A TSBOX-ISOLATION-1 -i tsbox0 ! -o tsbox0 -j TSBOX-ISOLATION-2\n-A TSBOX-ISOLATION-2 -o tsbox0 -j DROP\n",
+            "{}:TSBOX-ISOLATION-1 - [0:0]\n:TSBOX-ISOLATION-2 - [0:0]\n-A TSBOX-FORWARD -j TSBOX-ISOLATION-1\n-A TSBOX-ISOLATION-2 -m conntrack --ctstate DNAT -j RETURN\n\
+             -A TSBOX-FORWARD -o tsbox0 -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT\n-A TSBOX-FORWARD -o tsbox0 -m conntrack --ctstate DNAT -j ACCEPT\n-A TSBOX-FORWARD -o tsbox0 -j DROP\n-A TSBOX-ISOLATION-1 -i tsbox0 ! -o tsbox0 -j TSBOX-ISOLATION-2\n-A TSBOX-ISOLATION-2 -o tsbox0 -j DROP\n",
             other.trim_end_matches("COMMIT\n")
         );
         assert!(Saved::parse(&complete).missing(&rules).is_none());
+        // A bridge from before stop 66 accepted everything routed into it: that rule is found to delete.
+        assert_eq!(saved.present(&[open_forward("tsbox0")]), None);
+        let open = Saved::parse("*filter\n:TSBOX-FORWARD - [0:0]\n-A TSBOX-FORWARD -i tsbox0 -j ACCEPT\n-A TSBOX-FORWARD -o tsbox0 -j ACCEPT\nCOMMIT\n");
+        assert_eq!(open.present(&[open_forward("tsbox0")]).unwrap(), "*filter\n-D TSBOX-FORWARD -o tsbox0 -j ACCEPT\nCOMMIT\n");
         // Rootless: the helper's INVALID segments dropped in the same batch (INPUT is no chain of ours: not declared).
         let mut rootless = bridge_rules("tsbox0", "10.88.0.0/16", true);
         rootless.push(invalid_from("tap0"));
