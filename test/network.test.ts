@@ -701,6 +701,12 @@ for (const who of identities()) {
       // Before stop 66 TSBOX-FORWARD accepted everything into the bridge: a LAN neighbour with a route to
       // 10.88.0.0/16 via this host reached every port of every container, a `-p 127.0.0.1:…` one's too.
       const far = await ns.remote();
+      // A bridge set up before then (its rules file says `nat`, its open accept is there) gets the new rules at its
+      // next use, the open accept deleted.
+      assert.equal((await run(["run", "--rm", "busybox", "true"])).code, 0);
+      const rulesFile = join(netnsStateDir(ns.path), "tsbox0", "rules");
+      writeFileSync(rulesFile, readFileSync(rulesFile, "utf8").replace(/ nat-closed$/m, " nat"));
+      execFileSync("ip", ["netns", "exec", ns.name, "iptables", "-w", "-I", "TSBOX-FORWARD", "2", "-o", "tsbox0", "-j", "ACCEPT"]);
       const httpd = (text: string) => `mkdir -p /www && echo ${text} > /www/index.html && exec httpd -f -p 80 -h /www`;
       const open = start(["run", "--rm", "--name", "lan-open", "-p", "0.0.0.0::80", "busybox", "sh", "-c", httpd("published")]);
       const local = start(["run", "--rm", "--name", "lan-local", "-p", "127.0.0.1::80", "busybox", "sh", "-c", httpd("local")]);
@@ -715,6 +721,8 @@ for (const who of identities()) {
         assert.equal(await until("the published port from the far host", async () => ((await get(`http://203.0.113.1:${port}/`)) === "published\nexit=0\n" ? "ok" : undefined)), "ok");
         // Straight to the containers' addresses: dropped, published or not.
         for (const name of ["lan-open", "lan-local"]) assert.match(await get(`http://${await address(name)}/`), /^exit=[1-9]\d*\n$/, `${name} reached by its address`);
+        assert.ok(!ns.rules().includes("-A TSBOX-FORWARD -o tsbox0 -j ACCEPT"), "the old open accept is gone");
+        assert.match(readFileSync(rulesFile, "utf8"), / nat-closed$/m);
         // This host itself still reaches them (its own connections are no forwarded traffic).
         assert.equal((await ns.run(["busybox", "wget", "-q", "-O", "-", `http://${await address("lan-local")}/`])).stdout, "local\n");
       } finally {

@@ -146,8 +146,11 @@ fn ensure_bridge(nl: &mut Netlink, att: &Attachment, uplink: Option<&str>) -> Re
 /// set up ("SUBNET nat|internal" a line), so a join on a set-up subnet runs
 /// no iptables at all; a new bridge, or one this list does not know (made
 /// before it existed), gets what is missing (`add_bridge` adds only that).
+/// A NAT subnet's line says `nat-closed` since stop 66, when forwarding into
+/// the bridge became replies and published ports only: a `nat` line's
+/// bridge still has the old open accept, which `add_bridge` then replaces.
 fn ensure_rules(att: &Attachment, created: bool, uplink: Option<&str>) -> Result<(), Error> {
-    let line = format!("{} {}", att.subnet, if att.nat { "nat" } else { "internal" });
+    let line = format!("{} {}", att.subnet, if att.nat { "nat-closed" } else { "internal" });
     let file = att.dir.join("rules");
     let known = fs::read_to_string(&file).unwrap_or_default();
     if !created && known.lines().any(|l| l == line) {
