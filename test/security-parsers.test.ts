@@ -21,6 +21,9 @@ import { sha256Digest } from "../src/image/hash.js";
 import { LayerCache } from "../src/image/layers.js";
 import { layerLimits } from "../src/image/compression.js";
 import { OciLayout } from "../src/image/layout.js";
+import { ImageStore } from "../src/image/store.js";
+import { loadImages } from "../src/image/archive.js";
+import { Readable } from "node:stream";
 import { writeLayer } from "../src/image/commit-image.js";
 import { pruneStore } from "../src/image/gc.js";
 import { writeTo } from "../src/stream-write.js";
@@ -318,6 +321,21 @@ describe("layer unpacking: size and ratio caps", () => {
     // Within the caps it unpacks.
     const ok = new LayerCache(dir, layout, { limits: { maxRatio: 2000, ratioFloor: 1024 * 1024 } });
     assert.ok(existsSync(join(await ok.ensureLayer(blob, diffId), "zeros")));
+  });
+
+  it("holds an archive loaded from a stream (stdin) to the ratio as it holds one from a file, leaving nothing behind", async () => {
+    const dir = mkdtempSync(join(scratch, "caps-"));
+    const t = new TarWriter();
+    t.add({ path: "zeros", type: "file", mode: 0o644, mtime: 0, data: Buffer.alloc(48 * 1024 * 1024) });
+    const bomb = gzipSync(t.finish(), { level: 9 });
+    const path = join(dir, "bomb.tar.gz");
+    writeFileSync(path, bomb);
+    const store = new ImageStore(join(dir, "store"));
+    const limits = { maxRatio: 100, ratioFloor: 1024 * 1024 };
+    await assert.rejects(loadImages(store, join(dir, "store"), path, { limits }), /archive .*bomb\.tar\.gz decompresses more than 100 times its size \(TSBOX_MAX_LAYER_RATIO\)/);
+    // Before: no ratio for a stream, the whole 48 MiB was written, then "not an image archive".
+    await assert.rejects(loadImages(store, join(dir, "store"), Readable.from([bomb.subarray(0, 1000), bomb.subarray(1000)]), { limits }), /archive stdin decompresses more than 100 times its size \(TSBOX_MAX_LAYER_RATIO\): \d+ bytes to over \d+/);
+    assert.deepEqual(readdirSync(join(dir, "store")).filter((n) => n.startsWith(".load-")), []);
   });
 
   it("does not hold a layer this store compressed itself (commit, build) to the ratio: a Dockerfile's file of zeros is no bomb", async () => {

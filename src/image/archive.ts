@@ -8,7 +8,7 @@ import { abortable } from "../abortable.js";
 import { writeTo } from "../stream-write.js";
 import { isDiskFull, systemErrorText, writeOutputFile } from "../fs-util.js";
 import { removeTree } from "../remove-tree.js";
-import { decompress, detectCompression, layerLimits, limitExpansion, sniffCompression } from "./compression.js";
+import { decompress, detectCompression, type LayerLimits, layerLimits, limitExpansion, sniffCompression } from "./compression.js";
 import { OciLayout } from "./layout.js";
 import { Annotation, type Descriptor, type ImageConfig, type ImageIndex, imageBlobDigests, type ImageManifest, isIndexMediaType, isManifestMediaType, MAX_CONFIG_BYTES, MediaType, type Platform } from "./oci.js";
 import { canonicalName, familiarName, isNameOnly, parseReference } from "./reference.js";
@@ -120,6 +120,8 @@ export interface LoadOptions {
   repository?: string;
   /** Aborts the load (Ctrl-C): nothing of the archive is named, its temp files go. */
   signal?: AbortSignal;
+  /** Caps on a compressed archive's expansion (default: compression.ts layerLimits(), from the environment). */
+  limits?: Partial<LayerLimits>;
 }
 
 /**
@@ -135,7 +137,7 @@ export async function loadImages(store: ImageStore, dataDir: string, input: stri
   const tmp = await mkdtemp(join(dataDir, ownTempPrefix(LOAD_PREFIX)));
   try {
     const source = typeof input === "string" ? createReadStream(input) : input;
-    await extract(source, tmp, typeof input === "string" ? input : "stdin", inputStat?.size, options.signal);
+    await extract(source, tmp, typeof input === "string" ? input : "stdin", inputStat?.size, { ...layerLimits(), ...options.limits }, options.signal);
     options.signal?.throwIfAborted();
     if (await exists(join(tmp, "index.json"))) return await importLayout(store, new OciLayout(tmp), options);
     if (await exists(join(tmp, "manifest.json"))) return await importDockerArchive(store, tmp, options.signal);
@@ -161,8 +163,8 @@ async function loadDirectory(store: ImageStore, dir: string, options: LoadOption
   return importDockerArchive(store, dir, options.signal);
 }
 
-/** `size`: of the (compressed) archive file, for the ratio cap; undefined for stdin. */
-async function extract(source: NodeJS.ReadableStream, dir: string, what: string, size: number | undefined, signal?: AbortSignal): Promise<void> {
+/** `size`: of the (compressed) archive file, for the ratio cap; undefined for stdin (its bytes are counted as they come). */
+async function extract(source: NodeJS.ReadableStream, dir: string, what: string, size: number | undefined, limits: LayerLimits, signal?: AbortSignal): Promise<void> {
   const it = (source as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
   // A stdin that sends nothing keeps a read waiting for good: each is raced with the signal.
   const next = () => abortable(it.next(), signal);
@@ -170,8 +172,14 @@ async function extract(source: NodeJS.ReadableStream, dir: string, what: string,
     for (let r = await next(); !r.done; r = await next()) yield r.value;
   })());
   if (empty) throw new ImageError(`${what} is empty`);
-  // Compressed as docker's load takes it (gzip, bzip2, xz, zstd), it may not expand without bound (the layer caps apply).
-  const body = kind === "none" ? data : limitExpansion(decompress(kind, data), `archive ${what}`, size, layerLimits());
+  // Compressed as docker's load takes it (gzip, bzip2, xz, zstd), it may not expand without bound (the layer caps
+  // apply). A stream's ratio is taken against the compressed bytes read so far: without it a 100 KB zstd archive on
+  // stdin wrote 3 GB into the data dir before it was refused.
+  let read = 0;
+  const counted = (async function* () {
+    for await (const chunk of data) (read += chunk.length), yield chunk;
+  })();
+  const body = kind === "none" ? data : limitExpansion(decompress(kind, counted), `archive ${what}`, size ?? (() => read), limits);
   try {
     // The same safe unpacker as for layers (no path escapes the temp dir), in
     // archive mode: no symlink, FIFO or device node is made there.
