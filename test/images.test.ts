@@ -794,34 +794,64 @@ for (const who of identities()) {
       ["a hard link to an absolute path", [{ path: "hl", type: "hardlink", mode: 0o644, mtime: 0, linkname: "/etc/passwd" }], /hard link hl points through etc, which is not a directory in the layer/],
       ["a hard link through a symlink", [{ path: "ln", type: "symlink", mode: 0o777, mtime: 0, linkname: "/etc" }, { path: "hl", type: "hardlink", mode: 0o644, mtime: 0, linkname: "ln/passwd" }], /hard link hl points through ln, which is not a directory in the layer/],
     ];
+    /**
+     * `load` of `source` (a layout, an archive) fails as docker's does, unpacking: one line naming the layer (its
+     * digest) and the image, exit 1; the image is not named, and the store still runs busybox. Before, the load
+     * succeeded and the first `run` failed, naming neither.
+     */
+    async function refusedAtLoad(env: Record<string, string>, source: string, image: string, pattern: RegExp): Promise<void> {
+      const r = await tsbox(who, ["load", "-i", source], { env });
+      const layer = new RegExp(`layer sha256:[0-9a-f]{64} of ${image.replace(/[/.]/g, "\\$&")}(: | )(.*)$`);
+      oneLineError(r, layer, 1);
+      assert.match(layer.exec(r.stderr.trim())![2]!, pattern);
+      assert.doesNotMatch((await tsbox(who, ["images", "--format", "{{.Repository}}:{{.Tag}}"], { env })).stdout, new RegExp(`^${image}$`, "m"));
+      ok(await tsbox(who, ["run", "--rm", "busybox", "true"], { env }));
+    }
+
     for (const [what, entries, pattern] of cases) {
-      it(`refuses ${what}`, async () => {
+      it(`refuses ${what} at load, naming the layer and image`, async () => {
         const env = freshStore(who);
         const fixed = entries.map((e) => (e.linkname === "OUTSIDE" ? { ...e, linkname: outside } : e));
         const layout = await layoutWith("test/hostile:1", [fixed]);
-        ok(await tsbox(who, ["load", "-i", layout], { env }));
-        oneLineError(await tsbox(who, ["run", "--rm", "test/hostile:1", "true"], { env }), pattern);
+        await refusedAtLoad(env, layout, "test/hostile:1", pattern);
       });
     }
 
-    it("refuses a truncated gzip layer", async () => {
+    it("refuses a truncated gzip layer at load, naming it", async () => {
       const env = freshStore(who);
       const tar = new TarWriter();
       tar.add(file("big", "y".repeat(200_000)));
       const raw = tar.finish();
       const gz = gzipSync(raw);
       const layout = await layoutWith("test/truncated:1", [], [{ data: gz.subarray(0, gz.length - 200), diffId: sha256Digest(raw) }]);
-      ok(await tsbox(who, ["load", "-i", layout], { env }));
-      oneLineError(await tsbox(who, ["run", "--rm", "test/truncated:1", "true"], { env }), /is not valid gzip|truncated tar archive|unexpected end/);
+      await refusedAtLoad(env, layout, "test/truncated:1", /is not valid gzip|truncated tar archive|unexpected end/);
     });
 
-    it("refuses a layer whose content does not match its diff_id", async () => {
+    it("refuses a docker archive's layer that escapes the root at load, naming it (its diff_id matches)", async () => {
+      const env = freshStore(who);
+      const evil = new TarWriter();
+      evil.add(file("../../../../../../../../tmp/evil-docker"));
+      const raw = evil.finish();
+      const saved = join(who.scratch, "busybox-docker.tar");
+      ok(await tsbox(who, ["save", "-o", saved, "busybox"], { env }));
+      const docker = oldDockerArchive(saved, (manifest, dir) => {
+        const config = JSON.parse(readFileSync(join(dir, manifest[0]!.Config), "utf8")) as { rootfs: { diff_ids: string[] } };
+        config.rootfs.diff_ids.push(sha256Digest(raw));
+        const configData = Buffer.from(JSON.stringify(config));
+        const configPath = `blobs/sha256/${sha256Digest(configData).slice(7)}`;
+        writeFileSync(join(dir, configPath), configData);
+        writeFileSync(join(dir, "evil.tar"), raw);
+        manifest[0] = { Config: configPath, RepoTags: ["test/evil-docker:1"], Layers: [...manifest[0]!.Layers, "evil.tar"] };
+      });
+      await refusedAtLoad(env, docker, "test/evil-docker:1", /refusing layer entry .*evil-docker: it escapes the layer root/);
+    });
+
+    it("refuses a layer whose content does not match its diff_id at load", async () => {
       const env = freshStore(who);
       const tar = new TarWriter();
       tar.add(file("x"));
       const layout = await layoutWith("test/diffid:1", [], [{ data: gzipSync(tar.finish()), diffId: sha256Digest("something else") }]);
-      ok(await tsbox(who, ["load", "-i", layout], { env }));
-      oneLineError(await tsbox(who, ["run", "--rm", "test/diffid:1", "true"], { env }), /does not match its diff_id/);
+      await refusedAtLoad(env, layout, "test/diffid:1", /does not match its diff_id/);
     });
 
     it("loads an index nested to multiply each manifest once, and refuses a malformed manifest.json or config with what is wrong", async () => {

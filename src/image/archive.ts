@@ -12,7 +12,9 @@ import { decompress, detectCompression, type LayerLimits, layerLimits, limitExpa
 import { OciLayout } from "./layout.js";
 import { Annotation, type Descriptor, type ImageConfig, type ImageIndex, imageBlobDigests, type ImageManifest, isIndexMediaType, isManifestMediaType, MAX_CONFIG_BYTES, MediaType, type Platform } from "./oci.js";
 import { canonicalName, familiarName, isNameOnly, parseReference } from "./reference.js";
-import type { ImageStore } from "./store.js";
+import type { ImageStore, StoredImage } from "./store.js";
+import type { LayerCache } from "./layers.js";
+import { platformMatches } from "./platform.js";
 import { readTar } from "./tar.js";
 import { entryHeader, tarPadding } from "./tar-writer.js";
 import { unpackLayer } from "./unpack.js";
@@ -122,6 +124,17 @@ export interface LoadOptions {
   signal?: AbortSignal;
   /** Caps on a compressed archive's expansion (default: compression.ts layerLimits(), from the environment). */
   limits?: Partial<LayerLimits>;
+  /**
+   * Unpacks the layers of each image of the store's platform into this cache before the image is named, as `pull`
+   * does (the Runtime's): a layer that cannot be unpacked fails the load, naming it, and the image is not named.
+   */
+  layers?: LayerCache;
+}
+
+/** What `importImage` and the docker-archive loader run on an image before naming it: its layers unpacked. */
+function unpacker(options: LoadOptions): ((image: StoredImage) => Promise<void>) | undefined {
+  const layers = options.layers;
+  return layers && (async (image) => void (await layers.unpackImage(image, options.signal)));
 }
 
 /**
@@ -140,7 +153,7 @@ export async function loadImages(store: ImageStore, dataDir: string, input: stri
     await extract(source, tmp, typeof input === "string" ? input : "stdin", inputStat?.size, { ...layerLimits(), ...options.limits }, options.signal);
     options.signal?.throwIfAborted();
     if (await exists(join(tmp, "index.json"))) return await importLayout(store, new OciLayout(tmp), options);
-    if (await exists(join(tmp, "manifest.json"))) return await importDockerArchive(store, tmp, options.signal);
+    if (await exists(join(tmp, "manifest.json"))) return await importDockerArchive(store, tmp, options);
     throw new ImageError("not an image archive: it has neither index.json (OCI) nor manifest.json (docker)");
   } finally {
     await removeTree(tmp);
@@ -160,7 +173,7 @@ async function loadDirectory(store: ImageStore, dir: string, options: LoadOption
   if (manifest === undefined) throw new ImageError(`${dir} is neither an OCI image layout (no index.json) nor an unpacked docker archive (no manifest.json)`);
   // Its layers and config are reached through inside(): no link out of the directory, nothing but regular files.
   if (!manifest.isFile()) throw new ImageError(`manifest.json in ${dir} is not a regular file: an image directory is loaded without following links`);
-  return importDockerArchive(store, dir, options.signal);
+  return importDockerArchive(store, dir, options);
 }
 
 /** `size`: of the (compressed) archive file, for the ratio cap; undefined for stdin (its bytes are counted as they come). */
@@ -198,7 +211,8 @@ async function importLayout(store: ImageStore, layout: OciLayout, options: LoadO
   for (const d of index.manifests) {
     if (!isManifestMediaType(d.mediaType) && !isIndexMediaType(d.mediaType)) continue;
     const name = entryName(d, options);
-    const ids = await store.importImage(layout, d, name, options.signal ? { signal: options.signal } : {});
+    const unpack = unpacker(options);
+    const ids = await store.importImage(layout, d, name, { ...(options.signal ? { signal: options.signal } : {}), ...(unpack ? { unpack } : {}) });
     loaded.push(...(name !== undefined ? [name] : ids));
   }
   if (loaded.length === 0) throw new ImageError(`${layout.dir}: the archive names no image`);
@@ -275,7 +289,9 @@ export function undecompressable(what: string, err: unknown): ImageError {
 }
 
 /** Docker's older `docker save` format: manifest.json, <config>.json, <id>/layer.tar. */
-async function importDockerArchive(store: ImageStore, dir: string, signal?: AbortSignal): Promise<string[]> {
+async function importDockerArchive(store: ImageStore, dir: string, options: LoadOptions): Promise<string[]> {
+  const signal = options.signal;
+  const unpack = unpacker(options);
   let entries: DockerArchiveEntry[];
   try {
     entries = JSON.parse((await readCapped(join(dir, "manifest.json"), MAX_MANIFEST_FILE, "manifest.json")).toString("utf8")) as DockerArchiveEntry[];
@@ -312,6 +328,9 @@ async function importDockerArchive(store: ImageStore, dir: string, signal?: Abor
     const { manifest, names } = dockerArchiveImage(entry, config, configBlob, layers);
     const desc = await layout.writeJsonBlob(manifest, MediaType.dockerManifest);
     const stored = { ...desc, platform: { os: config.os, architecture: config.architecture, ...(config.variant ? { variant: config.variant } : {}) } };
+    if (unpack && platformMatches(stored.platform, store.platform)) {
+      await unpack({ name: names[0] ?? configBlob.digest, manifestDigest: desc.digest, manifest, configDigest: configBlob.digest, config });
+    }
     signal?.throwIfAborted(); // an interrupted load names nothing more
     for (const name of names) {
       await store.putManifests(name, [stored]);

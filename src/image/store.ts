@@ -497,9 +497,11 @@ export class ImageStore {
    * every blob re-verified) from another layout into the store as `name`.
    * With `keepExisting`, platforms the name already has here are not replaced.
    * `signal` (Ctrl-C of a load) stops the copy, and anything being named: an
-   * interrupted load leaves the store's names as they were.
+   * interrupted load leaves the store's names as they were. `unpack` is given each
+   * image of the store's platform once its blobs are here and before it is named
+   * (`load` unpacks its layers there): what it throws leaves the name as it was.
    */
-  async importImage(source: OciLayout, descriptor: Descriptor, name: string | undefined, options: { only?: Platform; keepExisting?: boolean; signal?: AbortSignal } = {}): Promise<string[]> {
+  async importImage(source: OciLayout, descriptor: Descriptor, name: string | undefined, options: { only?: Platform; keepExisting?: boolean; signal?: AbortSignal; unpack?: (image: StoredImage) => Promise<void> } = {}): Promise<string[]> {
     const candidates = (await manifestsIn(source, descriptor)).filter((d) => !options.only || platformMatches(d.platform, options.only));
     const label = name ?? descriptor.digest;
     const imported: Descriptor[] = [];
@@ -527,6 +529,13 @@ export class ImageStore {
     if (imported.length === 0) {
       if (firstError) throw firstError;
       throw new ImageError(`${source.dir}: ${label} names no image${options.only ? ` for ${formatPlatform(options.only)}` : ""}`);
+    }
+    if (options.unpack) {
+      for (const d of imported) {
+        if (!platformMatches(d.platform, this.platform)) continue;
+        const image = await this.readImage(d, name ?? d.digest);
+        await options.unpack(name !== undefined ? image : { ...image, name: image.configDigest }); // unnamed: said by its id
+      }
     }
     options.signal?.throwIfAborted();
     if (name === undefined) await this.putUnnamed(imported);

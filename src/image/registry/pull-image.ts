@@ -133,7 +133,7 @@ async function pullUnderLease(store: ImageStore, input: string, options: PullOpt
     await fetchBlob(layer, "layer");
     if (options.layers) {
       if (!(await options.layers.findLayer(diffIds[i]!))) progress({ id, kind: "layer", status: "extracting", total: layer.size });
-      await options.layers.ensureLayer(layer, diffIds[i]!);
+      await options.layers.ensureLayer(layer, diffIds[i]!, name);
     }
     progress({ id, kind: "layer", status: "done", total: layer.size });
   }), options.concurrency ?? 3);
