@@ -540,12 +540,14 @@ for (const who of identities()) {
 
     it("run racing system prune -a says the image was removed, not that the store lacks a blob", async () => {
       const env = freshStore(who);
-      // Three big layers, loaded (not unpacked): the prune lands while the run unpacks the first of them.
+      // Three big layers, loaded: the prune lands while the run unpacks the first of them.
       const archive = await bigLayersArchive(who, env, 3);
       const into = freshStore(who);
       ok(await tsbox(who, ["load", "-i", archive], { env: into, timeoutMs: 60_000 }));
       rmSync(archive);
       const layers = join(into.TSBOX_DATA_DIR!, "layers");
+      // load unpacks them: gone again, as from a store an older tsbox loaded, so that the run unpacks.
+      rmSync(layers, { recursive: true, force: true });
       const run = tsbox(who, ["run", "--rm", "--pull", "never", "big:3", "true"], { env: into, timeoutMs: 60_000 });
       const unpacking = () => existsSync(layers) && readdirSync(layers).some((e) => e.startsWith(".unpack-"));
       for (let i = 0; i < 4000 && !unpacking(); i++) await new Promise((r) => setTimeout(r, 5));
