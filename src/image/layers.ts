@@ -210,6 +210,7 @@ export class LayerCache {
     }
     const actual = diff.digest();
     if (actual !== diffId) throw new LayerError(`layer ${blob.digest} does not match its diff_id: expected ${diffId}, got ${actual}`);
+    this.layout.recordTarSize(blob.digest, diff.size); // the image's SIZE (store.ts layerTarSize)
     if ((owners.length > 0 || capabilities.length > 0) && this.applyOwners && (await this.applyOwners(dir, owners, capabilities))) return [];
     return owners;
   }

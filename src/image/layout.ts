@@ -102,6 +102,35 @@ export class OciLayout {
     return join(this.dir, MADE_HERE, digest.slice(7));
   }
 
+  /**
+   * The size of a layer blob's tar, measured when it was unpacked here (`tar-sizes/<hex>`, outside blobs/ as
+   * made-here's marks; prune drops it with its blob): what `images` and `history` count, rather than the size the
+   * blob's gzip trailer or zstd header claims, which the image controls. Best effort: an unwritable store records nothing.
+   */
+  recordTarSize(digest: string, size: number): void {
+    try {
+      mkdirSync(join(this.dir, TAR_SIZES), { recursive: true });
+      writeFileSync(this.tarSizePath(digest), `${size}\n`); // the newline last: a torn write reads as no record
+    } catch {
+      // the estimate from the blob stands
+    }
+  }
+
+  /** The tar size recorded for a layer blob by its unpack here, if any. */
+  tarSize(digest: string): number | undefined {
+    try {
+      const text = readFileSync(this.tarSizePath(digest), "utf8");
+      return /^\d+\n$/.test(text) ? Number(text.trim()) : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  tarSizePath(digest: string): string {
+    assertDigest(digest, "blob");
+    return join(this.dir, TAR_SIZES, digest.slice(7));
+  }
+
   async hasBlob(digest: string): Promise<boolean> {
     try {
       statSync(this.blobPath(digest));
@@ -313,6 +342,7 @@ export class OciLayout {
 }
 
 const MADE_HERE = "made-here";
+const TAR_SIZES = "tar-sizes";
 
 /** Space kept for the next index writes (fs-util.ts `keepSpaceReserve`). */
 const SPACE_RESERVE = ".space-reserve";

@@ -19,6 +19,7 @@ import { formatPlatform, hostPlatform, platformMatches } from "./platform.js";
 import { checkConfig, checkConfigSize, checkDiffIds, checkManifest } from "./shape.js";
 import { canonicalName, checkImageName, familiarName, type ImageReference, parseReference, repositoryName } from "./reference.js";
 import { compareText } from "../compare.js";
+import { DEFAULT_LAYER_LIMITS, layerLimits } from "./layer-limits.js";
 
 const INDEX_ANNOTATION = Annotation.sourceIndex;
 
@@ -879,22 +880,26 @@ function samePlatform(a: Platform | undefined, b: Platform | undefined): boolean
  * docker's image SIZE: what its layers hold unpacked (the tars' sizes, as
  * podman counts), not their compressed blobs — so `images`, `inspect` and
  * `system df -v` agree, and one image stored with gzip'd, zstd'd and plain
- * layers (a docker-archive) shows one size. Read from the blob without
- * decompressing it: {@link compressedTarSize}.
+ * layers (a docker-archive) shows one size: {@link layerTarSize}.
  */
 export function imageSize(layout: OciLayout, image: StoredImage): number {
   return image.manifest.layers.reduce((sum, l) => sum + layerTarSize(layout, l), 0);
 }
 
-/** A layer's size unpacked (its tar's), as `imageSize` counts it; `history` shows each. */
+/**
+ * A layer's size unpacked (its tar's), as `imageSize` counts it; `history` shows each. Measured by its unpack
+ * here when there was one (`load` and `pull` unpack the store's platform); else what the blob claims
+ * ({@link compressedTarSize}), where that is plausible; else the blob's size.
+ */
 export function layerTarSize(layout: OciLayout, layer: Descriptor): number {
+  const recorded = layout.tarSize(layer.digest);
+  if (recorded !== undefined) return recorded;
   const kind = /gzip$/.test(layer.mediaType) ? "gzip" : /zstd$/.test(layer.mediaType) ? "zstd" : undefined;
   if (kind === undefined) return layer.size;
   let fd: number | undefined;
   try {
     fd = openSync(layout.blobPath(layer.digest), "r");
-    const unpacked = compressedTarSize(fd, kind, layer.size);
-    return unpacked !== undefined && unpacked >= layer.size ? unpacked : layer.size;
+    return plausibleTarSize(compressedTarSize(fd, kind, layer.size), layer.size);
   } catch {
     return layer.size; // a blob not here (another platform's, a partial pull)
   } finally {
@@ -903,12 +908,29 @@ export function layerTarSize(layout: OciLayout, layer: Descriptor): number {
 }
 
 /**
+ * The size a blob of `size` bytes claims for its tar, if it can be the tar's; else the blob's size. The image
+ * chose those bytes (a truncated gzip's last 4 bytes showed 886MB for a 1 MB layer, a zstd header may claim
+ * 2^64): a claim past the decompression cap (TSBOX_MAX_LAYER_RATIO × the blob) is no unpack's, and a tar is
+ * not smaller than its blob, so a smaller claim is partial (a multi-member gzip's last member, a first zstd frame)
+ * or a gzip count that wrapped at 2^32 (a tar past 4 GiB: from any blob of 4 GiB or more). A tar past 4 GiB whose
+ * count wrapped to more than its blob is not told apart here: its unpack's record is.
+ */
+function plausibleTarSize(claimed: number | undefined, size: number): number {
+  if (claimed === undefined || claimed < size) return size;
+  let maxRatio = DEFAULT_LAYER_LIMITS.maxRatio;
+  try {
+    maxRatio = layerLimits().maxRatio;
+  } catch {
+    // an invalid TSBOX_MAX_LAYER_RATIO is said by the commands that unpack
+  }
+  return claimed > maxRatio * size ? size : claimed;
+}
+
+/**
  * What a compressed blob says its content's size is: a gzip member's last 4
  * bytes (its length mod 2^32, and of a multi-member gzip the last member's),
  * a zstd frame header's Frame_Content_Size (RFC 8878 3.1.1.1; absent when
- * the compressor streamed, and of several frames the first's). The caller
- * counts the blob's size where this is smaller (a layer past 4 GiB, a
- * partial figure) or unknown.
+ * the compressor streamed, and of several frames the first's).
  */
 function compressedTarSize(fd: number, kind: "gzip" | "zstd", size: number): number | undefined {
   if (kind === "gzip") {
