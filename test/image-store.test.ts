@@ -9,7 +9,7 @@
  */
 import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, rmSync, truncateSync, writeSync } from "node:fs";
+import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync, writeSync } from "node:fs";
 import { gzipSync } from "node:zlib";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -147,6 +147,19 @@ describe("image store: one store, several platforms", () => {
     assert.equal((await s.getImage(none)).name, `docker.io/library/${none}:latest`, "a name made of hex digits is the name");
     await s.untag(none);
     assert.deepEqual((await s.listImages()).map((r) => r.name), ["keep:1"]);
+  });
+
+  it("a blob of the store gone bad (another size) is replaced by loading a source whose copy verifies", async () => {
+    const s = store(freshDir());
+    await add(s, otherAmd64);
+    const blobs = join(s.layout.dir, "blobs", "sha256");
+    const victim = readdirSync(blobs).sort((a, b) => statSync(join(blobs, b)).size - statSync(join(blobs, a)).size)[0]!;
+    const good = readFileSync(join(blobs, victim));
+    writeFileSync(join(blobs, victim), "garbage\n"); // a disk fault, a partial restore
+    // Before: "blob sha256:… size mismatch: expected N, got 8", which read as the source's fault; rmi and prune were the way out.
+    await add(s, otherAmd64);
+    assert.deepEqual(readFileSync(join(blobs, victim)), good);
+    assert.deepEqual(readdirSync(s.layout.dir).filter((f) => f.startsWith(".blob-")), [], "no temp file left");
   });
 
   it("builds the embedded busybox layout (scripts/build-busybox-image.ts) without a writable store's space reserve: it ships read-only, in every package and site", () => {

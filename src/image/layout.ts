@@ -142,13 +142,20 @@ export class OciLayout {
   }
 
   /**
-   * A blob already here, against the size a descriptor gives it: a manifest that names a stored blob with another
-   * size was taken (the bytes are the digest's), and the image then failed its own `save` → `load`. Its size.
+   * `reuseBlobs` for one blob a descriptor names: false also when the store's copy is not `size` bytes. Either that
+   * copy is damaged (a disk fault, a partial restore), and the caller's write from a source it verifies replaces it
+   * (write, then rename), or the descriptor's size is wrong, and that verification refuses it (the bytes are the
+   * digest's). Before, a load failed "size mismatch" either way, as if the archive were damaged, and a store blob
+   * gone bad could not be mended by loading a good archive again. (A copy damaged at its size is not noticed:
+   * hashing every reused blob would read the whole image again.)
    */
-  async checkStoredSize(digest: string, expected: number | undefined): Promise<number> {
-    const size = (await stat(this.blobPath(digest))).size;
-    if (expected !== undefined && size !== expected) throw new ImageError(`blob ${digest} size mismatch: expected ${expected}, got ${size}`);
-    return size;
+  async reuseBlob(digest: string, size: number | undefined): Promise<boolean> {
+    return (await this.reuseBlobs([digest])) && (size === undefined || this.hasBlobOfSize(digest, size));
+  }
+
+  /** Whether the store's copy of `digest` is here, of `size` bytes. */
+  hasBlobOfSize(digest: string, size: number): boolean {
+    return statSync(this.blobPath(digest), { throwIfNoEntry: false })?.size === size;
   }
 
   /**
@@ -238,9 +245,9 @@ export class OciLayout {
   async writeBlob(source: BlobSource, expected?: { digest: string; size?: number }, signal?: AbortSignal): Promise<{ digest: string; size: number }> {
     if (expected) {
       assertDigest(expected.digest, "expected");
-      if (await this.reuseBlobs([expected.digest])) {
+      if (await this.reuseBlob(expected.digest, expected.size)) {
         if (!Buffer.isBuffer(source)) await drain(source);
-        return { digest: expected.digest, size: await this.checkStoredSize(expected.digest, expected.size) };
+        return { digest: expected.digest, size: statSync(this.blobPath(expected.digest)).size };
       }
     }
     // In the layout root (same fs as blobs/, so the rename is atomic), not in

@@ -751,11 +751,8 @@ export class ImageStore {
 
   private async copyBlob(source: OciLayout, blob: Descriptor, signal?: AbortSignal): Promise<void> {
     signal?.throwIfAborted();
-    if (await this.layout.reuseBlobs([blob.digest])) {
-      // (marked: a prune under the writer's lease spares it)
-      await this.layout.checkStoredSize(blob.digest, blob.size);
-      return;
-    }
+    // (marked: a prune under the writer's lease spares it; a copy of the wrong size is written again from the source)
+    if (await this.layout.reuseBlob(blob.digest, blob.size)) return;
     // Checked first: a stream that fails to open emits its error before writeBlob listens.
     if (!(await source.hasBlob(blob.digest))) throw new ImageError(`blob ${blob.digest} is missing from ${source.dir}`);
     const stream = source.openBlob(blob.digest);

@@ -117,7 +117,7 @@ function waitFor(shared: SharedDownload, key: string, options: DownloadOptions):
  * * Content that does not match its digest is deleted, never kept for resume.
  */
 async function downloadOnce(layout: OciLayout, client: RegistryClient, repo: string, blob: Descriptor, options: DownloadOptions): Promise<void> {
-  if (await layout.hasBlob(blob.digest)) return;
+  if (layout.hasBlobOfSize(blob.digest, blob.size)) return; // (another size: a damaged copy, replaced below)
   const hex = blob.digest.slice(7);
   const dir = join(layout.dir, DOWNLOADS);
   await mkdir(dir, { recursive: true });
