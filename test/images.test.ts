@@ -885,6 +885,45 @@ for (const who of identities()) {
       oneLineError(await tsbox(who, ["load", "-i", archive], { env }), /archive image config\.json: malformed image config \(history must be a list of objects\)/, 1);
     });
 
+    it("an archive that names no image says why, not a temp dir's path (missing manifest, invalid digest, nesting, an empty manifest.json)", async () => {
+      const env = freshStore(who);
+      const layout = await layoutWith("test/why:1", [[file("w")]]);
+      const indexPath = join(layout, "index.json");
+      const top = JSON.parse(readFileSync(indexPath, "utf8")) as { manifests: Record<string, unknown>[] };
+      const entry = top.manifests[0]!;
+      const archiveOf = (manifests: Record<string, unknown>[]) => {
+        writeFileSync(indexPath, JSON.stringify({ ...top, manifests }));
+        const out = join(who.scratch, `why-${counter++}.tar`);
+        execFileSync("tar", ["-C", layout, "-cf", out, "."]);
+        chmodSync(out, 0o644);
+        return out;
+      };
+      const refused = async (archive: string, pattern: RegExp) => {
+        const r = await tsbox(who, ["load", "-i", archive], { env });
+        oneLineError(r, pattern, 1);
+        assert.doesNotMatch(r.stderr, /\.load-/);
+      };
+      const index = (manifests: Record<string, unknown>[]) => {
+        const body = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: "application/vnd.oci.image.index.v1+json", manifests }));
+        writeFileSync(join(layout, "blobs", "sha256", sha256Digest(body).slice(7)), body);
+        return { mediaType: "application/vnd.oci.image.index.v1+json", digest: sha256Digest(body), size: body.length };
+      };
+      const missing = `sha256:${"0".repeat(64)}`;
+      // (an index's entry without a platform: its manifest is read to find it)
+      await refused(archiveOf([{ ...index([{ mediaType: entry.mediaType, digest: missing, size: 10 }]), annotations: entry.annotations }]), new RegExp(`test/why:1 names no image in the archive: manifest ${missing} is missing from the archive$`));
+      await refused(archiveOf([{ ...index([{ mediaType: entry.mediaType, digest: "sha256:../../etc/passwd", size: 10 }]), annotations: entry.annotations }]), /names no image in the archive: manifest has an invalid digest "sha256:\.\.\/\.\.\/etc\/passwd"$/);
+      let nested: Record<string, unknown> = { mediaType: entry.mediaType, digest: entry.digest, size: entry.size };
+      for (let level = 0; level < 7; level++) nested = index([nested]);
+      await refused(archiveOf([{ ...nested, annotations: entry.annotations }]), /names no image in the archive: its indexes are nested more than 5 deep$/);
+      // docker's manifest.json listing nothing: as an OCI archive with no image (before: exit 0, nothing said).
+      const empty = join(who.scratch, "empty-manifest.tar");
+      const t = new TarWriter();
+      t.add({ path: "manifest.json", type: "file", mode: 0o644, mtime: 0, data: Buffer.from("[]") });
+      writeFileSync(empty, t.finish());
+      chmodSync(empty, 0o644);
+      await refused(empty, /^tsbox: the archive names no image: its manifest\.json lists none$/);
+    });
+
     it("an image of more layers than overlayfs stacks is refused at run, saying so", async () => {
       const env = freshStore(who);
       const layout = await layoutWith("test/tall:1", Array.from({ length: 501 }, (_, i) => [file(`l${i}`)]));

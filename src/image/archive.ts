@@ -152,7 +152,7 @@ export async function loadImages(store: ImageStore, dataDir: string, input: stri
     const source = typeof input === "string" ? createReadStream(input) : input;
     await extract(source, tmp, typeof input === "string" ? input : "stdin", inputStat?.size, { ...layerLimits(), ...options.limits }, options.signal);
     options.signal?.throwIfAborted();
-    if (await exists(join(tmp, "index.json"))) return await importLayout(store, new OciLayout(tmp), options);
+    if (await exists(join(tmp, "index.json"))) return await importLayout(store, new OciLayout(tmp, "the archive"), options);
     if (await exists(join(tmp, "manifest.json"))) return await importDockerArchive(store, tmp, options);
     throw new ImageError("not an image archive: it has neither index.json (OCI) nor manifest.json (docker)");
   } finally {
@@ -215,7 +215,7 @@ async function importLayout(store: ImageStore, layout: OciLayout, options: LoadO
     const ids = await store.importImage(layout, d, name, { ...(options.signal ? { signal: options.signal } : {}), ...(unpack ? { unpack } : {}) });
     loaded.push(...(name !== undefined ? [name] : ids));
   }
-  if (loaded.length === 0) throw new ImageError(`${layout.dir}: the archive names no image`);
+  if (loaded.length === 0) throw new ImageError(`${layout.label === layout.dir ? `${layout.dir}: ` : ""}the archive names no image`);
   return loaded;
 }
 
@@ -306,6 +306,8 @@ async function importDockerArchive(store: ImageStore, dir: string, options: Load
     throw new ImageError("manifest.json is one image's manifest (a skopeo dir: / podman docker-dir directory), not a docker archive's list: make it an archive (skopeo copy dir:DIR docker-archive:FILE) or save it as oci-dir");
   }
   if (!Array.isArray(entries) || !entries.every(wellFormed)) throw new ImageError("manifest.json of the archive is malformed: expected a list of {Config, RepoTags, Layers}");
+  // As an OCI archive's empty index: docker's load of `[]` loads nothing and says nothing (this one said nothing, exit 0).
+  if (entries.length === 0) throw new ImageError("the archive names no image: its manifest.json lists none");
   const layout = store.layout;
   await layout.init();
   const loaded: string[] = [];

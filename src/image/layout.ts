@@ -51,7 +51,11 @@ export function blobWriteError(digest: string, err: unknown, path: string): Imag
  * was hashed and matched; index.json is replaced atomically under a lock.
  */
 export class OciLayout {
-  constructor(readonly dir: string) {}
+  /** `label`: how errors name it ("the archive" for a load's temp dir, which is gone when the error is read). */
+  constructor(
+    readonly dir: string,
+    readonly label: string = dir,
+  ) {}
 
   /**
    * Runs `fn` holding a lease (`.downloads/lease.<pid>.<rand>`): prune keeps the blobs no name reaches yet that
@@ -200,7 +204,7 @@ export class OciLayout {
     try {
       return readFileSync(this.blobPath(digest));
     } catch (err) {
-      if (isErrno(err, "ENOENT")) throw new ImageError(`blob ${digest} is missing from ${this.dir}`);
+      if (isErrno(err, "ENOENT")) throw new ImageError(`blob ${digest} is missing from ${this.label}`);
       throw err;
     }
   }

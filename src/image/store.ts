@@ -19,6 +19,7 @@ import { formatPlatform, hostPlatform, platformMatches } from "./platform.js";
 import { checkConfig, checkConfigSize, checkDiffIds, checkManifest } from "./shape.js";
 import { canonicalName, checkImageName, familiarName, type ImageReference, parseReference, repositoryName } from "./reference.js";
 import { compareText } from "../compare.js";
+import { isDigest } from "./digest.js";
 import { DEFAULT_LAYER_LIMITS, layerLimits } from "./layer-limits.js";
 
 const INDEX_ANNOTATION = Annotation.sourceIndex;
@@ -503,7 +504,8 @@ export class ImageStore {
    * (`load` unpacks its layers there): what it throws leaves the name as it was.
    */
   async importImage(source: OciLayout, descriptor: Descriptor, name: string | undefined, options: { only?: Platform; keepExisting?: boolean; signal?: AbortSignal; unpack?: (image: StoredImage) => Promise<void> } = {}): Promise<string[]> {
-    const candidates = (await manifestsIn(source, descriptor)).filter((d) => !options.only || platformMatches(d.platform, options.only));
+    const problems: string[] = [];
+    const candidates = (await manifestsIn(source, descriptor, problems)).filter((d) => !options.only || platformMatches(d.platform, options.only));
     const label = name ?? descriptor.digest;
     const imported: Descriptor[] = [];
     const ids: string[] = [];
@@ -529,7 +531,8 @@ export class ImageStore {
     }
     if (imported.length === 0) {
       if (firstError) throw firstError;
-      throw new ImageError(`${source.dir}: ${label} names no image${options.only ? ` for ${formatPlatform(options.only)}` : ""}`);
+      // Why, when a document could not be read (before: only the source's dir, a load's temp dir long gone).
+      throw new ImageError(`${label} names no image${options.only ? ` for ${formatPlatform(options.only)}` : ""}${source.label !== source.dir ? ` in ${source.label}` : ""}${problems[0] ? `: ${problems[0]}` : ""}`);
     }
     if (options.unpack) {
       for (const d of imported) {
@@ -754,12 +757,12 @@ export class ImageStore {
     // (marked: a prune under the writer's lease spares it; a copy of the wrong size is written again from the source)
     if (await this.layout.reuseBlob(blob.digest, blob.size)) return;
     // Checked first: a stream that fails to open emits its error before writeBlob listens.
-    if (!(await source.hasBlob(blob.digest))) throw new ImageError(`blob ${blob.digest} is missing from ${source.dir}`);
+    if (!(await source.hasBlob(blob.digest))) throw new ImageError(`blob ${blob.digest} is missing from ${source.label}`);
     const stream = source.openBlob(blob.digest);
     try {
       await this.layout.writeBlob(stream, { digest: blob.digest, size: blob.size }, signal);
     } catch (err) {
-      if (isErrno(err, "ENOENT")) throw new ImageError(`blob ${blob.digest} is missing from ${source.dir}`);
+      if (isErrno(err, "ENOENT")) throw new ImageError(`blob ${blob.digest} is missing from ${source.label}`);
       // A load's full disk: named as the store's, with the data dir's hint (the temp is gone when the CLI looks).
       if (isDiskFull(err)) throw blobWriteError(blob.digest, err, this.layout.dir);
       throw err;
@@ -822,9 +825,9 @@ const shortHex = (digest: string) => digest.replace(/^sha256:/, "").slice(0, 12)
  * the image config when the descriptor has none). Attestation manifests
  * (`unknown/unknown`) are no images. Unreadable documents name nothing.
  */
-async function manifestsIn(layout: OciLayout, descriptor: Descriptor): Promise<Descriptor[]> {
+async function manifestsIn(layout: OciLayout, descriptor: Descriptor, problems?: string[]): Promise<Descriptor[]> {
   const found = new Map<string, Descriptor>();
-  await collectManifests(layout, descriptor, 0, found, new Set());
+  await collectManifests(layout, descriptor, 0, found, new Set(), problems);
   return [...found.values()];
 }
 
@@ -835,38 +838,58 @@ const MAX_INDEX_ENTRIES = 1000;
  * `manifestsIn`'s walk: each document once (an archive of five nested indexes listing the next ten times each
  * became 100,000 identical entries, and a larger one a stack overflow), at most MAX_INDEX_ENTRIES of them.
  */
-async function collectManifests(layout: OciLayout, descriptor: Descriptor, depth: number, found: Map<string, Descriptor>, seen: Set<string>): Promise<void> {
+async function collectManifests(layout: OciLayout, descriptor: Descriptor, depth: number, found: Map<string, Descriptor>, seen: Set<string>, problems?: string[]): Promise<void> {
   const key = `${descriptor.digest} ${descriptor.platform ? formatPlatform(descriptor.platform) : ""}`;
   if (seen.has(key)) return;
   seen.add(key);
   if (seen.size > MAX_INDEX_ENTRIES) throw new ImageError(`${descriptor.digest}: an index that names more than ${MAX_INDEX_ENTRIES} manifests is not loaded`);
-  const one = await oneManifest(layout, descriptor, depth);
+  const one = await oneManifest(layout, descriptor, depth, problems);
   if (Array.isArray(one)) {
-    for (const d of one) await collectManifests(layout, d, depth + 1, found, seen);
+    for (const d of one) await collectManifests(layout, d, depth + 1, found, seen, problems);
   } else if (one && !found.has(one.digest)) {
     found.set(one.digest, one);
   }
 }
 
-/** A platform manifest (with its platform), an index's entries (a list), or nothing. */
-async function oneManifest(layout: OciLayout, descriptor: Descriptor, depth: number): Promise<Descriptor | Descriptor[] | undefined> {
+/**
+ * A platform manifest (with its platform), an index's entries (a list), or nothing; why nothing, when a document
+ * could not be read, goes to `problems` (what `load` says of an archive that names no image).
+ */
+async function oneManifest(layout: OciLayout, descriptor: Descriptor, depth: number, problems?: string[]): Promise<Descriptor | Descriptor[] | undefined> {
   if (isManifestMediaType(descriptor.mediaType)) {
     if (descriptor.platform) return descriptor.platform.os === "unknown" ? undefined : descriptor;
     try {
-      const manifest = await layout.readJsonBlob<ImageManifest>(descriptor.digest);
-      const config = await layout.readJsonBlob<ImageConfig>(manifest.config.digest);
+      const manifest = await readDocument<ImageManifest>(layout, descriptor.digest, "manifest");
+      const config = await readDocument<ImageConfig>(layout, manifest.config?.digest, `the config of manifest ${descriptor.digest}`);
       return { ...descriptor, platform: { os: config.os, architecture: config.architecture, ...(config.variant ? { variant: config.variant } : {}) } };
-    } catch {
+    } catch (err) {
+      problems?.push((err as Error).message);
       return undefined;
     }
   }
-  if (!isIndexMediaType(descriptor.mediaType) || depth > 4) return undefined;
-  try {
-    const index = await layout.readJsonBlob<ImageIndex>(descriptor.digest);
-    return Array.isArray(index.manifests) ? index.manifests.filter((d) => typeof d === "object" && d !== null) : undefined;
-  } catch {
+  if (!isIndexMediaType(descriptor.mediaType)) {
+    problems?.push(`${String(descriptor.digest)} is of media type ${JSON.stringify(descriptor.mediaType ?? null)}, neither an image manifest nor an index`);
     return undefined;
   }
+  if (depth > 4) {
+    problems?.push(`its indexes are nested more than ${depth} deep`);
+    return undefined;
+  }
+  try {
+    const index = await readDocument<ImageIndex>(layout, descriptor.digest, "index");
+    if (Array.isArray(index.manifests)) return index.manifests.filter((d) => typeof d === "object" && d !== null);
+    problems?.push(`index ${descriptor.digest} has no manifests list`);
+  } catch (err) {
+    problems?.push((err as Error).message);
+  }
+  return undefined;
+}
+
+/** A JSON document of a layout by its digest, failing with what is wrong: an invalid digest, a missing blob, not JSON. */
+async function readDocument<T>(layout: OciLayout, digest: unknown, what: string): Promise<T> {
+  if (typeof digest !== "string" || !isDigest(digest)) throw new ImageError(`${what} has an invalid digest ${JSON.stringify(digest ?? null)}`);
+  if (!(await layout.hasBlob(digest))) throw new ImageError(`${what} ${digest} is missing from ${layout.label}`);
+  return layout.readJsonBlob<T>(digest);
 }
 
 function samePlatform(a: Platform | undefined, b: Platform | undefined): boolean {
