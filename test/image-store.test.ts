@@ -9,7 +9,7 @@
  */
 import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync, writeSync } from "node:fs";
+import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, truncateSync, writeFileSync, writeSync } from "node:fs";
 import { gzipSync } from "node:zlib";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -160,6 +160,20 @@ describe("image store: one store, several platforms", () => {
     await add(s, otherAmd64);
     assert.deepEqual(readFileSync(join(blobs, victim)), good);
     assert.deepEqual(readdirSync(s.layout.dir).filter((f) => f.startsWith(".blob-")), [], "no temp file left");
+  });
+
+  it("a damaged index.json is said with the way out (move it aside, load again), which then works", async () => {
+    const dir = freshDir();
+    const s = store(dir);
+    await add(s, otherAmd64);
+    writeFileSync(join(dir, "index.json"), "{\"manifests\": [");
+    const index = join(dir, "index.json");
+    await assert.rejects(s.listImages(), { message: `${index} is not valid JSON: the store's list of image names is damaged. Move it aside (mv ${index} ${index}.damaged), then pull or load your images again (their blobs and layers are kept and reused); run no prune before that, which would delete every blob no name reaches` });
+    writeFileSync(index, "null");
+    await assert.rejects(s.listImages(), /index\.json has no manifests list: the store's list of image names is damaged/);
+    renameSync(index, `${index}.damaged`);
+    await add(s, otherAmd64);
+    assert.deepEqual((await s.listImages()).map((r) => r.name), ["box:latest"]);
   });
 
   it("builds the embedded busybox layout (scripts/build-busybox-image.ts) without a writable store's space reserve: it ships read-only, in every package and site", () => {

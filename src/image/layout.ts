@@ -301,14 +301,24 @@ export class OciLayout {
       if (isErrno(err, "ENOENT")) return emptyIndex();
       throw err;
     }
-    let index: ImageIndex;
+    let index: ImageIndex | undefined;
     try {
       index = JSON.parse(text) as ImageIndex;
     } catch (err) {
-      throw new ImageError(`${join(this.dir, "index.json")} is not valid JSON`, err);
+      throw new ImageError(`${join(this.dir, "index.json")} is not valid JSON${this.indexRemedy()}`, err);
     }
-    if (!Array.isArray(index.manifests)) throw new ImageError(`${join(this.dir, "index.json")} has no manifests list`);
+    if (!Array.isArray(index?.manifests)) throw new ImageError(`${join(this.dir, "index.json")} has no manifests list${this.indexRemedy()}`);
     return index;
+  }
+
+  /**
+   * What to do about a damaged index.json (it names the images; every command reads it): the blobs and layers are
+   * intact, only the names are lost. Said with the error, which gave no way out before. Prune must wait: with no
+   * names it deletes every blob.
+   */
+  private indexRemedy(): string {
+    const index = join(this.dir, "index.json");
+    return `: the store's list of image names is damaged. Move it aside (mv ${index} ${index}.damaged), then pull or load your images again (their blobs and layers are kept and reused); run no prune before that, which would delete every blob no name reaches`;
   }
 
   /**
