@@ -1061,8 +1061,8 @@ if (process.getuid!() === 0) {
         tar.add(file("huge", "\0".repeat(32 * 1024 * 1024)));
         const raw = tar.finish();
         const layout = await layoutWith("test/huge:1", [], [{ data: gzipSync(raw), diffId: sha256Digest(raw) }]);
-        ok(await tsbox(who, ["load", "-i", layout], { env }));
-        oneLineError(await tsbox(who, ["run", "--rm", "test/huge:1", "true"], { env }), /no space left on device while unpacking layer sha256:/);
+        // load unpacks (as pull): it is the load that finds the disk full.
+        oneLineError(await tsbox(who, ["load", "-i", layout], { env }), /no space left on device while unpacking layer sha256:[0-9a-f]{64} of test\/huge:1 into /, 1);
         const layers = join(mnt, "layers");
         assert.deepEqual(readdirSync(layers).filter((n) => n !== "sha256"), [], "no .unpack-* temp dir is left");
         assert.ok(!existsSync(join(layers, "sha256")) || readdirSync(join(layers, "sha256")).length <= 1, "only the busybox layer is unpacked");
