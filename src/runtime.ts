@@ -852,7 +852,8 @@ export class Runtime implements ContainerOwner {
   async load(input: string | NodeJS.ReadableStream, options: { repository?: string; signal?: AbortSignal } = {}): Promise<string[]> {
     checkOptions("load", options, LOAD_KINDS);
     const { loadImages } = await import("./image/archive.js");
-    return this.leased(() => loadImages(this.imageStore, this.dataDir, input, options));
+    // Unpacked as a pull unpacks: a layer that cannot be, fails the load (before, the first `run`, naming no layer).
+    return this.leased(() => loadImages(this.imageStore, this.dataDir, input, { ...options, layers: this.layers }));
   }
 
   /**

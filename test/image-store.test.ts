@@ -9,10 +9,11 @@
  */
 import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, truncateSync, writeFileSync, writeSync } from "node:fs";
+import { gzipSync } from "node:zlib";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ImageStore } from "../src/image/store.js";
+import { ImageStore, layerTarSize } from "../src/image/store.js";
 import { OciLayout } from "../src/image/layout.js";
 import { embeddedLayouts } from "../src/image/embedded.js";
 import { Annotation, type Descriptor, type ImageIndex, MediaType } from "../src/image/oci.js";
@@ -148,6 +149,33 @@ describe("image store: one store, several platforms", () => {
     assert.deepEqual((await s.listImages()).map((r) => r.name), ["keep:1"]);
   });
 
+  it("a blob of the store gone bad (another size) is replaced by loading a source whose copy verifies", async () => {
+    const s = store(freshDir());
+    await add(s, otherAmd64);
+    const blobs = join(s.layout.dir, "blobs", "sha256");
+    const victim = readdirSync(blobs).sort((a, b) => statSync(join(blobs, b)).size - statSync(join(blobs, a)).size)[0]!;
+    const good = readFileSync(join(blobs, victim));
+    writeFileSync(join(blobs, victim), "garbage\n"); // a disk fault, a partial restore
+    // Before: "blob sha256:… size mismatch: expected N, got 8", which read as the source's fault; rmi and prune were the way out.
+    await add(s, otherAmd64);
+    assert.deepEqual(readFileSync(join(blobs, victim)), good);
+    assert.deepEqual(readdirSync(s.layout.dir).filter((f) => f.startsWith(".blob-")), [], "no temp file left");
+  });
+
+  it("a damaged index.json is said with the way out (move it aside, load again), which then works", async () => {
+    const dir = freshDir();
+    const s = store(dir);
+    await add(s, otherAmd64);
+    writeFileSync(join(dir, "index.json"), "{\"manifests\": [");
+    const index = join(dir, "index.json");
+    await assert.rejects(s.listImages(), { message: `${index} is not valid JSON: the store's list of image names is damaged. Move it aside (mv ${index} ${index}.damaged), then pull or load your images again (their blobs and layers are kept and reused); run no prune before that, which would delete every blob no name reaches` });
+    writeFileSync(index, "null");
+    await assert.rejects(s.listImages(), /index\.json has no manifests list: the store's list of image names is damaged/);
+    renameSync(index, `${index}.damaged`);
+    await add(s, otherAmd64);
+    assert.deepEqual((await s.listImages()).map((r) => r.name), ["box:latest"]);
+  });
+
   it("builds the embedded busybox layout (scripts/build-busybox-image.ts) without a writable store's space reserve: it ships read-only, in every package and site", () => {
     assert.deepEqual(readdirSync(i386Layout).sort(), ["blobs", "index.json", "oci-layout"]);
   });
@@ -187,5 +215,50 @@ describe("image store: one store, several platforms", () => {
     assert.deepEqual(readdirSync(dir).filter((f) => f.startsWith(".") && f !== ".space-reserve" && !/^\.[a-z]+\.lock$/.test(f)), [], "no temp file left");
     // Nothing to do the second time.
     assert.deepEqual((await store(dir).listImages()).map((r) => [r.name, r.platform]), rows);
+  });
+});
+
+describe("image store: a layer's size (images SIZE, history)", () => {
+  /** A layer blob of `data` in a fresh layout, as a descriptor of `mediaType` claiming `size` (default: its own). */
+  async function blobOf(data: Buffer, mediaType: string, size = data.length): Promise<{ layout: OciLayout; layer: Descriptor }> {
+    const layout = new OciLayout(freshDir());
+    await layout.init();
+    const { digest } = await layout.writeBlob(data);
+    return { layout, layer: { mediaType, digest, size } };
+  }
+
+  it("is what the layer's unpack here measured, before what the blob claims", async () => {
+    const tar = Buffer.alloc(64 * 1024, 1);
+    const { layout, layer } = await blobOf(gzipSync(tar), MediaType.ociLayerGzip);
+    assert.equal(layerTarSize(layout, layer), tar.length, "a gzip's trailer, within the cap");
+    layout.recordTarSize(layer.digest, 123_456);
+    assert.equal(layerTarSize(layout, layer), 123_456);
+    // Prune drops the record with its blob.
+    await pruneStore(layout.dir, layout);
+    assert.equal(layout.tarSize(layer.digest), undefined);
+  });
+
+  it("never takes a claim past the decompression cap (TSBOX_MAX_LAYER_RATIO × the blob), nor a gzip trailer's from a blob of 4 GiB or more", async () => {
+    // A truncated gzip's last 4 bytes are whatever the stream held there: 886MB for a 1 MB layer before.
+    const gz = gzipSync(Buffer.alloc(4096, 7));
+    gz.writeUInt32LE(0xfffffff0, gz.length - 4);
+    const lying = await blobOf(gz, MediaType.ociLayerGzip);
+    assert.equal(layerTarSize(lying.layout, lying.layer), gz.length);
+    // A zstd frame header claiming 2^60 bytes (single segment, 8-byte Frame_Content_Size).
+    const zstd = Buffer.concat([Buffer.from([0x28, 0xb5, 0x2f, 0xfd, 0xe0]), Buffer.alloc(8), Buffer.alloc(100)]);
+    zstd.writeBigUInt64LE(2n ** 60n, 5);
+    const huge = await blobOf(zstd, "application/vnd.oci.image.layer.v1.tar+zstd");
+    assert.equal(layerTarSize(huge.layout, huge.layer), zstd.length);
+    // A gzip blob of 5 GiB (sparse): its trailer's size is mod 2^32, and so says nothing of a tar past 5 GiB.
+    const big = await blobOf(Buffer.from([0x1f, 0x8b]), MediaType.ociLayerGzip, 5 * 2 ** 30);
+    const path = big.layout.blobPath(big.layer.digest);
+    truncateSync(path, 5 * 2 ** 30);
+    const fd = openSync(path, "r+");
+    const tail = Buffer.alloc(4);
+    tail.writeUInt32LE(2 ** 31 + 5, 0); // more than 1 GiB, less than the blob
+    writeSync(fd, tail, 0, 4, 5 * 2 ** 30 - 4);
+    closeSync(fd);
+    assert.equal(layerTarSize(big.layout, big.layer), 5 * 2 ** 30);
+    rmSync(path);
   });
 });

@@ -64,6 +64,13 @@ const images: Record<string, ReturnType<typeof image>> = {
   badplatform: image((c) => (c.variant = "v8\x1b]0;PWNED\x07\x1b[2J")),
   badenv: image((c) => (c.config = { Env: "PATH=/bin" })),
 };
+// A manifest that says its config is 29 bytes longer than the config the registry sends (whole, Content-Length and all).
+images.shortconfig = image();
+{
+  const m = JSON.parse(images.shortconfig.manifest.toString()) as { config: { size: number } };
+  m.config.size += 29;
+  images.shortconfig = { ...images.shortconfig, manifest: json(m) };
+}
 // A manifest that says its config is 5 MiB: refused before the config is fetched.
 {
   const m = JSON.parse(images.bigconfig!.manifest.toString()) as { config: { size: number } };
@@ -164,6 +171,16 @@ for (const who of identities()) {
       assert.match(index.stderr, /malformed index/);
       const listed = await tsbox(who, ["images", "--format", "{{.Repository}}"], { env });
       assert.doesNotMatch(listed.stdout, /hostile/, "nothing of them is named in the store");
+    });
+
+    it("a complete answer shorter than the descriptor fails at once, not retried as a cut connection", async () => {
+      blobGets.clear();
+      const started = Date.now();
+      const r = await pull("shortconfig");
+      assert.equal(r.code, 1);
+      assert.match(r.stderr, /^tsbox: blob sha256:[0-9a-f]{64} from 127\.0\.0\.1:\d+ is \d+ bytes, not the \d+ its descriptor says \(the registry's answer was complete\)\n$/);
+      assert.equal(blobGets.get("shortconfig"), 1, "asked for once (before: 5 times over 15 s)");
+      assert.ok(Date.now() - started < 10_000);
     });
 
     it("a resumed download gets the blob from a registry that ignores Range, and pull -a ends on tag pages that link to themselves", async () => {

@@ -566,7 +566,7 @@ for (const who of identities()) {
         const r = await tsbox(who, ["pull", `${anon.host}/test/big`], { env }); // a 6 MB layer
         assert.equal(r.code, 1);
         // The download and the unpack run in one pass: either may be the write that found the disk full.
-        assert.match(r.stderr, /^tsbox: (writing blob sha256:[0-9a-f]{64} to the store: ENOSPC: no space left on device, write|no space left on device while unpacking layer sha256:[0-9a-f]{64} into \S+) \(the file system of .* is full: free space \(tsbox system prune\) or set TSBOX_DATA_DIR to another disk\)\n$/);
+        assert.match(r.stderr, /^tsbox: (writing blob sha256:[0-9a-f]{64} to the store: ENOSPC: no space left on device, write|no space left on device while unpacking layer sha256:[0-9a-f]{64} of \S+ into \S+) \(the file system of .* is full: free space \(tsbox system prune\) or set TSBOX_DATA_DIR to another disk\)\n$/);
         assert.equal((await tsbox(who, ["images", "-q"], { env })).stdout, "");
       } finally {
         execFileSync("umount", [mnt]);

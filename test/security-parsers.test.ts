@@ -21,6 +21,9 @@ import { sha256Digest } from "../src/image/hash.js";
 import { LayerCache } from "../src/image/layers.js";
 import { layerLimits } from "../src/image/compression.js";
 import { OciLayout } from "../src/image/layout.js";
+import { ImageStore, type StoredImage } from "../src/image/store.js";
+import { loadImages } from "../src/image/archive.js";
+import { Readable } from "node:stream";
 import { writeLayer } from "../src/image/commit-image.js";
 import { pruneStore } from "../src/image/gc.js";
 import { writeTo } from "../src/stream-write.js";
@@ -318,6 +321,35 @@ describe("layer unpacking: size and ratio caps", () => {
     // Within the caps it unpacks.
     const ok = new LayerCache(dir, layout, { limits: { maxRatio: 2000, ratioFloor: 1024 * 1024 } });
     assert.ok(existsSync(join(await ok.ensureLayer(blob, diffId), "zeros")));
+  });
+
+  it("an unpack failure names the layer and its image (run's message; before, only the entry: which layer of which image was not said)", async () => {
+    const dir = mkdtempSync(join(scratch, "caps-"));
+    const t = new TarWriter();
+    t.add({ path: "../../escape", type: "file", mode: 0o644, mtime: 0, data: Buffer.from("x") });
+    const { layout, blob, diffId } = await gzipLayer(join(dir, "store"), t.finish());
+    const image = (name: string) => ({ name, manifestDigest: blob.digest, manifest: { schemaVersion: 2, config: blob, layers: [blob] }, configDigest: blob.digest, config: { os: "linux", architecture: "amd64", rootfs: { type: "layers", diff_ids: [diffId] } } }) as StoredImage;
+    const cache = new LayerCache(dir, layout);
+    await assert.rejects(cache.ensureLayers(image("docker.io/test/hostile:1")), { message: `layer ${blob.digest} of test/hostile:1: refusing layer entry ../../escape: it escapes the layer root` });
+    await assert.rejects(cache.ensureLayers(image(`sha256:${"ab".repeat(32)}`)), { message: `layer ${blob.digest} of image abababababab: refusing layer entry ../../escape: it escapes the layer root` });
+    // A message that names the layer already gets the image after it.
+    const capped = new LayerCache(dir, layout, { limits: { maxEntries: 0 } });
+    await assert.rejects(capped.ensureLayers(image("docker.io/test/hostile:1")), { message: `layer ${blob.digest} of test/hostile:1 has more than 0 entries (TSBOX_MAX_LAYER_ENTRIES)` });
+  });
+
+  it("holds an archive loaded from a stream (stdin) to the ratio as it holds one from a file, leaving nothing behind", async () => {
+    const dir = mkdtempSync(join(scratch, "caps-"));
+    const t = new TarWriter();
+    t.add({ path: "zeros", type: "file", mode: 0o644, mtime: 0, data: Buffer.alloc(48 * 1024 * 1024) });
+    const bomb = gzipSync(t.finish(), { level: 9 });
+    const path = join(dir, "bomb.tar.gz");
+    writeFileSync(path, bomb);
+    const store = new ImageStore(join(dir, "store"));
+    const limits = { maxRatio: 100, ratioFloor: 1024 * 1024 };
+    await assert.rejects(loadImages(store, join(dir, "store"), path, { limits }), /archive .*bomb\.tar\.gz decompresses more than 100 times its size \(TSBOX_MAX_LAYER_RATIO\)/);
+    // Before: no ratio for a stream, the whole 48 MiB was written, then "not an image archive".
+    await assert.rejects(loadImages(store, join(dir, "store"), Readable.from([bomb.subarray(0, 1000), bomb.subarray(1000)]), { limits }), /archive stdin decompresses more than 100 times its size \(TSBOX_MAX_LAYER_RATIO\): \d+ bytes to over \d+/);
+    assert.deepEqual(readdirSync(join(dir, "store")).filter((n) => n.startsWith(".load-")), []);
   });
 
   it("does not hold a layer this store compressed itself (commit, build) to the ratio: a Dockerfile's file of zeros is no bomb", async () => {

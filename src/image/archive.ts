@@ -8,11 +8,13 @@ import { abortable } from "../abortable.js";
 import { writeTo } from "../stream-write.js";
 import { isDiskFull, systemErrorText, writeOutputFile } from "../fs-util.js";
 import { removeTree } from "../remove-tree.js";
-import { decompress, detectCompression, layerLimits, limitExpansion, sniffCompression } from "./compression.js";
+import { decompress, detectCompression, type LayerLimits, layerLimits, limitExpansion, sniffCompression } from "./compression.js";
 import { OciLayout } from "./layout.js";
 import { Annotation, type Descriptor, type ImageConfig, type ImageIndex, imageBlobDigests, type ImageManifest, isIndexMediaType, isManifestMediaType, MAX_CONFIG_BYTES, MediaType, type Platform } from "./oci.js";
 import { canonicalName, familiarName, isNameOnly, parseReference } from "./reference.js";
-import type { ImageStore } from "./store.js";
+import type { ImageStore, StoredImage } from "./store.js";
+import type { LayerCache } from "./layers.js";
+import { platformMatches } from "./platform.js";
 import { readTar } from "./tar.js";
 import { entryHeader, tarPadding } from "./tar-writer.js";
 import { unpackLayer } from "./unpack.js";
@@ -120,6 +122,19 @@ export interface LoadOptions {
   repository?: string;
   /** Aborts the load (Ctrl-C): nothing of the archive is named, its temp files go. */
   signal?: AbortSignal;
+  /** Caps on a compressed archive's expansion (default: compression.ts layerLimits(), from the environment). */
+  limits?: Partial<LayerLimits>;
+  /**
+   * Unpacks the layers of each image of the store's platform into this cache before the image is named, as `pull`
+   * does (the Runtime's): a layer that cannot be unpacked fails the load, naming it, and the image is not named.
+   */
+  layers?: LayerCache;
+}
+
+/** What `importImage` and the docker-archive loader run on an image before naming it: its layers unpacked. */
+function unpacker(options: LoadOptions): ((image: StoredImage) => Promise<void>) | undefined {
+  const layers = options.layers;
+  return layers && (async (image) => void (await layers.unpackImage(image, options.signal)));
 }
 
 /**
@@ -135,10 +150,10 @@ export async function loadImages(store: ImageStore, dataDir: string, input: stri
   const tmp = await mkdtemp(join(dataDir, ownTempPrefix(LOAD_PREFIX)));
   try {
     const source = typeof input === "string" ? createReadStream(input) : input;
-    await extract(source, tmp, typeof input === "string" ? input : "stdin", inputStat?.size, options.signal);
+    await extract(source, tmp, typeof input === "string" ? input : "stdin", inputStat?.size, { ...layerLimits(), ...options.limits }, options.signal);
     options.signal?.throwIfAborted();
-    if (await exists(join(tmp, "index.json"))) return await importLayout(store, new OciLayout(tmp), options);
-    if (await exists(join(tmp, "manifest.json"))) return await importDockerArchive(store, tmp, options.signal);
+    if (await exists(join(tmp, "index.json"))) return await importLayout(store, new OciLayout(tmp, "the archive"), options);
+    if (await exists(join(tmp, "manifest.json"))) return await importDockerArchive(store, tmp, options);
     throw new ImageError("not an image archive: it has neither index.json (OCI) nor manifest.json (docker)");
   } finally {
     await removeTree(tmp);
@@ -158,11 +173,11 @@ async function loadDirectory(store: ImageStore, dir: string, options: LoadOption
   if (manifest === undefined) throw new ImageError(`${dir} is neither an OCI image layout (no index.json) nor an unpacked docker archive (no manifest.json)`);
   // Its layers and config are reached through inside(): no link out of the directory, nothing but regular files.
   if (!manifest.isFile()) throw new ImageError(`manifest.json in ${dir} is not a regular file: an image directory is loaded without following links`);
-  return importDockerArchive(store, dir, options.signal);
+  return importDockerArchive(store, dir, options);
 }
 
-/** `size`: of the (compressed) archive file, for the ratio cap; undefined for stdin. */
-async function extract(source: NodeJS.ReadableStream, dir: string, what: string, size: number | undefined, signal?: AbortSignal): Promise<void> {
+/** `size`: of the (compressed) archive file, for the ratio cap; undefined for stdin (its bytes are counted as they come). */
+async function extract(source: NodeJS.ReadableStream, dir: string, what: string, size: number | undefined, limits: LayerLimits, signal?: AbortSignal): Promise<void> {
   const it = (source as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
   // A stdin that sends nothing keeps a read waiting for good: each is raced with the signal.
   const next = () => abortable(it.next(), signal);
@@ -170,8 +185,14 @@ async function extract(source: NodeJS.ReadableStream, dir: string, what: string,
     for (let r = await next(); !r.done; r = await next()) yield r.value;
   })());
   if (empty) throw new ImageError(`${what} is empty`);
-  // Compressed as docker's load takes it (gzip, bzip2, xz, zstd), it may not expand without bound (the layer caps apply).
-  const body = kind === "none" ? data : limitExpansion(decompress(kind, data), `archive ${what}`, size, layerLimits());
+  // Compressed as docker's load takes it (gzip, bzip2, xz, zstd), it may not expand without bound (the layer caps
+  // apply). A stream's ratio is taken against the compressed bytes read so far: without it a 100 KB zstd archive on
+  // stdin wrote 3 GB into the data dir before it was refused.
+  let read = 0;
+  const counted = (async function* () {
+    for await (const chunk of data) (read += chunk.length), yield chunk;
+  })();
+  const body = kind === "none" ? data : limitExpansion(decompress(kind, counted), `archive ${what}`, size ?? (() => read), limits);
   try {
     // The same safe unpacker as for layers (no path escapes the temp dir), in
     // archive mode: no symlink, FIFO or device node is made there.
@@ -190,10 +211,11 @@ async function importLayout(store: ImageStore, layout: OciLayout, options: LoadO
   for (const d of index.manifests) {
     if (!isManifestMediaType(d.mediaType) && !isIndexMediaType(d.mediaType)) continue;
     const name = entryName(d, options);
-    const ids = await store.importImage(layout, d, name, options.signal ? { signal: options.signal } : {});
+    const unpack = unpacker(options);
+    const ids = await store.importImage(layout, d, name, { ...(options.signal ? { signal: options.signal } : {}), ...(unpack ? { unpack } : {}) });
     loaded.push(...(name !== undefined ? [name] : ids));
   }
-  if (loaded.length === 0) throw new ImageError(`${layout.dir}: the archive names no image`);
+  if (loaded.length === 0) throw new ImageError(`${layout.label === layout.dir ? `${layout.dir}: ` : ""}the archive names no image`);
   return loaded;
 }
 
@@ -267,7 +289,9 @@ export function undecompressable(what: string, err: unknown): ImageError {
 }
 
 /** Docker's older `docker save` format: manifest.json, <config>.json, <id>/layer.tar. */
-async function importDockerArchive(store: ImageStore, dir: string, signal?: AbortSignal): Promise<string[]> {
+async function importDockerArchive(store: ImageStore, dir: string, options: LoadOptions): Promise<string[]> {
+  const signal = options.signal;
+  const unpack = unpacker(options);
   let entries: DockerArchiveEntry[];
   try {
     entries = JSON.parse((await readCapped(join(dir, "manifest.json"), MAX_MANIFEST_FILE, "manifest.json")).toString("utf8")) as DockerArchiveEntry[];
@@ -282,6 +306,8 @@ async function importDockerArchive(store: ImageStore, dir: string, signal?: Abor
     throw new ImageError("manifest.json is one image's manifest (a skopeo dir: / podman docker-dir directory), not a docker archive's list: make it an archive (skopeo copy dir:DIR docker-archive:FILE) or save it as oci-dir");
   }
   if (!Array.isArray(entries) || !entries.every(wellFormed)) throw new ImageError("manifest.json of the archive is malformed: expected a list of {Config, RepoTags, Layers}");
+  // As an OCI archive's empty index: docker's load of `[]` loads nothing and says nothing (this one said nothing, exit 0).
+  if (entries.length === 0) throw new ImageError("the archive names no image: its manifest.json lists none");
   const layout = store.layout;
   await layout.init();
   const loaded: string[] = [];
@@ -304,6 +330,9 @@ async function importDockerArchive(store: ImageStore, dir: string, signal?: Abor
     const { manifest, names } = dockerArchiveImage(entry, config, configBlob, layers);
     const desc = await layout.writeJsonBlob(manifest, MediaType.dockerManifest);
     const stored = { ...desc, platform: { os: config.os, architecture: config.architecture, ...(config.variant ? { variant: config.variant } : {}) } };
+    if (unpack && platformMatches(stored.platform, store.platform)) {
+      await unpack({ name: names[0] ?? configBlob.digest, manifestDigest: desc.digest, manifest, configDigest: configBlob.digest, config });
+    }
     signal?.throwIfAborted(); // an interrupted load names nothing more
     for (const name of names) {
       await store.putManifests(name, [stored]);

@@ -313,14 +313,17 @@ function reachable(layout: OciLayout, roots: Descriptor[]): { blobs: Set<string>
   return { blobs, diffIds };
 }
 
-/** Deletes `blobs/sha256/<name>` (and a blob's made-here mark); its size, or undefined when it was not there. */
+/** Deletes `blobs/sha256/<name>` (and a blob's made-here mark and tar size); its size, or undefined when it was not there. */
 async function removeBlob(layout: OciLayout, name: string): Promise<number | undefined> {
   const path = join(layout.dir, "blobs", "sha256", name);
   const st = await lstat(path).catch(() => undefined);
   if (!st) return undefined;
   await unlink(path).catch(() => {});
   // (anything else found there is deleted too, but has no mark)
-  if (/^[0-9a-f]{64}$/.test(name)) await unlink(layout.madeHerePath(`sha256:${name}`)).catch(() => {});
+  if (/^[0-9a-f]{64}$/.test(name)) {
+    await unlink(layout.madeHerePath(`sha256:${name}`)).catch(() => {});
+    await unlink(layout.tarSizePath(`sha256:${name}`)).catch(() => {});
+  }
   return st.size;
 }
 

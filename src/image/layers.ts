@@ -15,6 +15,7 @@ import type { LayerCapability, LayerOwner } from "./unpack.js";
 import { hostWhiteoutForm } from "./whiteout-form.js";
 import { ownTempPrefix } from "../temp-names.js";
 import { inInitialUserNamespace } from "../spec/nested-root.js";
+import { familiarName, parseReference } from "./reference.js";
 
 /** A layer being unpacked, in layersRoot until its publishing rename (temp-names.ts). */
 export const UNPACK_PREFIX = ".unpack-";
@@ -95,10 +96,22 @@ export class LayerCache {
     // with "No such file or directory").
     const distinct = new Set(diffIds).size;
     if (distinct > MAX_LAYERS) throw new ImageError(`${image.name} has ${distinct} layers: overlayfs stacks at most ${MAX_LAYERS} (docker refuses more than 125); squash it into fewer`);
+    return [...new Set((await this.unpackImage(image)).reverse())];
+  }
+
+  /**
+   * Every layer of the image unpacked (each unpacked at most once), bottom first; a failure names the layer and
+   * the image. `load` calls this before it names an image, as `pull` unpacks as it downloads: a layer that can
+   * never be unpacked fails there, not at a later `run` (docker's load unpacks too). `signal` is checked between layers.
+   */
+  async unpackImage(image: StoredImage, signal?: AbortSignal): Promise<string[]> {
+    const dirs: string[] = [];
+    const diffIds = image.config.rootfs.diff_ids;
     for (let i = 0; i < image.manifest.layers.length; i++) {
-      dirs.push(await this.ensureLayer(image.manifest.layers[i]!, diffIds[i]!));
+      signal?.throwIfAborted();
+      dirs.push(await this.ensureLayer(image.manifest.layers[i]!, diffIds[i]!, image.name));
     }
-    return [...new Set(dirs.reverse())];
+    return dirs;
   }
 
   /** The layer's directory if it is unpacked, without unpacking it. */
@@ -113,7 +126,8 @@ export class LayerCache {
     }
   }
 
-  async ensureLayer(blob: Descriptor, diffId: string): Promise<string> {
+  /** `image`: the name (canonical, or `sha256:…`) of the image being unpacked, which a failure names with the layer. */
+  async ensureLayer(blob: Descriptor, diffId: string, image?: string): Promise<string> {
     // Once per process: layers/ is private (a store made before this rule is tightened here).
     if (!this.secured) {
       ensurePrivateDir(this.paths.layersRoot);
@@ -130,9 +144,9 @@ export class LayerCache {
     try {
       const unapplied = await this.unpackInto(blob, diffId, tmp).catch((err: unknown) => {
         if (isDiskFull(err)) {
-          throw new LayerError(`no space left on device while unpacking layer ${blob.digest} into ${this.paths.layersRoot}`, writingAt(err, tmp));
+          throw new LayerError(`no space left on device while unpacking layer ${blob.digest}${ofImage(image)} into ${this.paths.layersRoot}`, writingAt(err, tmp));
         }
-        throw err;
+        throw namingLayer(err, blob.digest, image);
       });
       await mkdir(dirname(dest), { recursive: true });
       // Before the layer is published: a layer that is there always has its notes.
@@ -196,6 +210,7 @@ export class LayerCache {
     }
     const actual = diff.digest();
     if (actual !== diffId) throw new LayerError(`layer ${blob.digest} does not match its diff_id: expected ${diffId}, got ${actual}`);
+    this.layout.recordTarSize(blob.digest, diff.size); // the image's SIZE (store.ts layerTarSize)
     if ((owners.length > 0 || capabilities.length > 0) && this.applyOwners && (await this.applyOwners(dir, owners, capabilities))) return [];
     return owners;
   }
@@ -212,4 +227,31 @@ function tap(source: AsyncIterable<Buffer>, counter: DigestCounter): AsyncIterab
     },
   };
   return { [Symbol.asyncIterator]: () => iterator };
+}
+
+/** " of NAME" for a layer's messages: the image's familiar name, or its short id when it has no name. */
+function ofImage(image: string | undefined): string {
+  if (image === undefined) return "";
+  if (image.startsWith("sha256:")) return ` of image ${image.slice(7, 19)}`;
+  try {
+    return ` of ${familiarName(parseReference(image))}`;
+  } catch {
+    return ` of ${image}`;
+  }
+}
+
+/**
+ * An unpack failure said as the layer's (and its image's): "layer sha256:… of app:1: truncated tar archive" — the
+ * unpacker's own messages name an entry, not which layer of which image it was in. A message that names the layer
+ * already ("layer sha256:… is not valid gzip") gets the image after it. Errors that are not tsbox's pass unchanged.
+ */
+function namingLayer(err: unknown, digest: string, image: string | undefined): unknown {
+  if (!(err instanceof LayerError) && !(err instanceof ImageError)) return err;
+  const layer = `layer ${digest}`;
+  let message: string;
+  if (err.message.includes(layer)) message = err.message.replace(layer, `${layer}${ofImage(image)}`);
+  else if (err.message.includes(digest)) return err; // "the image was removed … (layer blob sha256:… is gone)"
+  else message = `${layer}${ofImage(image)}: ${err.message}`;
+  if (message === err.message) return err;
+  return err instanceof ImageError ? new ImageError(message, err, err.notFound) : new LayerError(message, err);
 }

@@ -51,7 +51,11 @@ export function blobWriteError(digest: string, err: unknown, path: string): Imag
  * was hashed and matched; index.json is replaced atomically under a lock.
  */
 export class OciLayout {
-  constructor(readonly dir: string) {}
+  /** `label`: how errors name it ("the archive" for a load's temp dir, which is gone when the error is read). */
+  constructor(
+    readonly dir: string,
+    readonly label: string = dir,
+  ) {}
 
   /**
    * Runs `fn` holding a lease (`.downloads/lease.<pid>.<rand>`): prune keeps the blobs no name reaches yet that
@@ -102,6 +106,35 @@ export class OciLayout {
     return join(this.dir, MADE_HERE, digest.slice(7));
   }
 
+  /**
+   * The size of a layer blob's tar, measured when it was unpacked here (`tar-sizes/<hex>`, outside blobs/ as
+   * made-here's marks; prune drops it with its blob): what `images` and `history` count, rather than the size the
+   * blob's gzip trailer or zstd header claims, which the image controls. Best effort: an unwritable store records nothing.
+   */
+  recordTarSize(digest: string, size: number): void {
+    try {
+      mkdirSync(join(this.dir, TAR_SIZES), { recursive: true });
+      writeFileSync(this.tarSizePath(digest), `${size}\n`); // the newline last: a torn write reads as no record
+    } catch {
+      // the estimate from the blob stands
+    }
+  }
+
+  /** The tar size recorded for a layer blob by its unpack here, if any. */
+  tarSize(digest: string): number | undefined {
+    try {
+      const text = readFileSync(this.tarSizePath(digest), "utf8");
+      return /^\d+\n$/.test(text) ? Number(text.trim()) : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  tarSizePath(digest: string): string {
+    assertDigest(digest, "blob");
+    return join(this.dir, TAR_SIZES, digest.slice(7));
+  }
+
   async hasBlob(digest: string): Promise<boolean> {
     try {
       statSync(this.blobPath(digest));
@@ -113,13 +146,20 @@ export class OciLayout {
   }
 
   /**
-   * A blob already here, against the size a descriptor gives it: a manifest that names a stored blob with another
-   * size was taken (the bytes are the digest's), and the image then failed its own `save` → `load`. Its size.
+   * `reuseBlobs` for one blob a descriptor names: false also when the store's copy is not `size` bytes. Either that
+   * copy is damaged (a disk fault, a partial restore), and the caller's write from a source it verifies replaces it
+   * (write, then rename), or the descriptor's size is wrong, and that verification refuses it (the bytes are the
+   * digest's). Before, a load failed "size mismatch" either way, as if the archive were damaged, and a store blob
+   * gone bad could not be mended by loading a good archive again. (A copy damaged at its size is not noticed:
+   * hashing every reused blob would read the whole image again.)
    */
-  async checkStoredSize(digest: string, expected: number | undefined): Promise<number> {
-    const size = (await stat(this.blobPath(digest))).size;
-    if (expected !== undefined && size !== expected) throw new ImageError(`blob ${digest} size mismatch: expected ${expected}, got ${size}`);
-    return size;
+  async reuseBlob(digest: string, size: number | undefined): Promise<boolean> {
+    return (await this.reuseBlobs([digest])) && (size === undefined || this.hasBlobOfSize(digest, size));
+  }
+
+  /** Whether the store's copy of `digest` is here, of `size` bytes. */
+  hasBlobOfSize(digest: string, size: number): boolean {
+    return statSync(this.blobPath(digest), { throwIfNoEntry: false })?.size === size;
   }
 
   /**
@@ -164,7 +204,7 @@ export class OciLayout {
     try {
       return readFileSync(this.blobPath(digest));
     } catch (err) {
-      if (isErrno(err, "ENOENT")) throw new ImageError(`blob ${digest} is missing from ${this.dir}`);
+      if (isErrno(err, "ENOENT")) throw new ImageError(`blob ${digest} is missing from ${this.label}`);
       throw err;
     }
   }
@@ -209,9 +249,9 @@ export class OciLayout {
   async writeBlob(source: BlobSource, expected?: { digest: string; size?: number }, signal?: AbortSignal): Promise<{ digest: string; size: number }> {
     if (expected) {
       assertDigest(expected.digest, "expected");
-      if (await this.reuseBlobs([expected.digest])) {
+      if (await this.reuseBlob(expected.digest, expected.size)) {
         if (!Buffer.isBuffer(source)) await drain(source);
-        return { digest: expected.digest, size: await this.checkStoredSize(expected.digest, expected.size) };
+        return { digest: expected.digest, size: statSync(this.blobPath(expected.digest)).size };
       }
     }
     // In the layout root (same fs as blobs/, so the rename is atomic), not in
@@ -261,14 +301,24 @@ export class OciLayout {
       if (isErrno(err, "ENOENT")) return emptyIndex();
       throw err;
     }
-    let index: ImageIndex;
+    let index: ImageIndex | undefined;
     try {
       index = JSON.parse(text) as ImageIndex;
     } catch (err) {
-      throw new ImageError(`${join(this.dir, "index.json")} is not valid JSON`, err);
+      throw new ImageError(`${join(this.dir, "index.json")} is not valid JSON${this.indexRemedy()}`, err);
     }
-    if (!Array.isArray(index.manifests)) throw new ImageError(`${join(this.dir, "index.json")} has no manifests list`);
+    if (!Array.isArray(index?.manifests)) throw new ImageError(`${join(this.dir, "index.json")} has no manifests list${this.indexRemedy()}`);
     return index;
+  }
+
+  /**
+   * What to do about a damaged index.json (it names the images; every command reads it): the blobs and layers are
+   * intact, only the names are lost. Said with the error, which gave no way out before. Prune must wait: with no
+   * names it deletes every blob.
+   */
+  private indexRemedy(): string {
+    const index = join(this.dir, "index.json");
+    return `: the store's list of image names is damaged. Move it aside (mv ${index} ${index}.damaged), then pull or load your images again (their blobs and layers are kept and reused); run no prune before that, which would delete every blob no name reaches`;
   }
 
   /**
@@ -313,6 +363,7 @@ export class OciLayout {
 }
 
 const MADE_HERE = "made-here";
+const TAR_SIZES = "tar-sizes";
 
 /** Space kept for the next index writes (fs-util.ts `keepSpaceReserve`). */
 const SPACE_RESERVE = ".space-reserve";

@@ -19,6 +19,8 @@ import { formatPlatform, hostPlatform, platformMatches } from "./platform.js";
 import { checkConfig, checkConfigSize, checkDiffIds, checkManifest } from "./shape.js";
 import { canonicalName, checkImageName, familiarName, type ImageReference, parseReference, repositoryName } from "./reference.js";
 import { compareText } from "../compare.js";
+import { isDigest } from "./digest.js";
+import { DEFAULT_LAYER_LIMITS, layerLimits } from "./layer-limits.js";
 
 const INDEX_ANNOTATION = Annotation.sourceIndex;
 
@@ -497,10 +499,13 @@ export class ImageStore {
    * every blob re-verified) from another layout into the store as `name`.
    * With `keepExisting`, platforms the name already has here are not replaced.
    * `signal` (Ctrl-C of a load) stops the copy, and anything being named: an
-   * interrupted load leaves the store's names as they were.
+   * interrupted load leaves the store's names as they were. `unpack` is given each
+   * image of the store's platform once its blobs are here and before it is named
+   * (`load` unpacks its layers there): what it throws leaves the name as it was.
    */
-  async importImage(source: OciLayout, descriptor: Descriptor, name: string | undefined, options: { only?: Platform; keepExisting?: boolean; signal?: AbortSignal } = {}): Promise<string[]> {
-    const candidates = (await manifestsIn(source, descriptor)).filter((d) => !options.only || platformMatches(d.platform, options.only));
+  async importImage(source: OciLayout, descriptor: Descriptor, name: string | undefined, options: { only?: Platform; keepExisting?: boolean; signal?: AbortSignal; unpack?: (image: StoredImage) => Promise<void> } = {}): Promise<string[]> {
+    const problems: string[] = [];
+    const candidates = (await manifestsIn(source, descriptor, problems)).filter((d) => !options.only || platformMatches(d.platform, options.only));
     const label = name ?? descriptor.digest;
     const imported: Descriptor[] = [];
     const ids: string[] = [];
@@ -526,7 +531,15 @@ export class ImageStore {
     }
     if (imported.length === 0) {
       if (firstError) throw firstError;
-      throw new ImageError(`${source.dir}: ${label} names no image${options.only ? ` for ${formatPlatform(options.only)}` : ""}`);
+      // Why, when a document could not be read (before: only the source's dir, a load's temp dir long gone).
+      throw new ImageError(`${label} names no image${options.only ? ` for ${formatPlatform(options.only)}` : ""}${source.label !== source.dir ? ` in ${source.label}` : ""}${problems[0] ? `: ${problems[0]}` : ""}`);
+    }
+    if (options.unpack) {
+      for (const d of imported) {
+        if (!platformMatches(d.platform, this.platform)) continue;
+        const image = await this.readImage(d, name ?? d.digest);
+        await options.unpack(name !== undefined ? image : { ...image, name: image.configDigest }); // unnamed: said by its id
+      }
     }
     options.signal?.throwIfAborted();
     if (name === undefined) await this.putUnnamed(imported);
@@ -741,18 +754,15 @@ export class ImageStore {
 
   private async copyBlob(source: OciLayout, blob: Descriptor, signal?: AbortSignal): Promise<void> {
     signal?.throwIfAborted();
-    if (await this.layout.reuseBlobs([blob.digest])) {
-      // (marked: a prune under the writer's lease spares it)
-      await this.layout.checkStoredSize(blob.digest, blob.size);
-      return;
-    }
+    // (marked: a prune under the writer's lease spares it; a copy of the wrong size is written again from the source)
+    if (await this.layout.reuseBlob(blob.digest, blob.size)) return;
     // Checked first: a stream that fails to open emits its error before writeBlob listens.
-    if (!(await source.hasBlob(blob.digest))) throw new ImageError(`blob ${blob.digest} is missing from ${source.dir}`);
+    if (!(await source.hasBlob(blob.digest))) throw new ImageError(`blob ${blob.digest} is missing from ${source.label}`);
     const stream = source.openBlob(blob.digest);
     try {
       await this.layout.writeBlob(stream, { digest: blob.digest, size: blob.size }, signal);
     } catch (err) {
-      if (isErrno(err, "ENOENT")) throw new ImageError(`blob ${blob.digest} is missing from ${source.dir}`);
+      if (isErrno(err, "ENOENT")) throw new ImageError(`blob ${blob.digest} is missing from ${source.label}`);
       // A load's full disk: named as the store's, with the data dir's hint (the temp is gone when the CLI looks).
       if (isDiskFull(err)) throw blobWriteError(blob.digest, err, this.layout.dir);
       throw err;
@@ -815,9 +825,9 @@ const shortHex = (digest: string) => digest.replace(/^sha256:/, "").slice(0, 12)
  * the image config when the descriptor has none). Attestation manifests
  * (`unknown/unknown`) are no images. Unreadable documents name nothing.
  */
-async function manifestsIn(layout: OciLayout, descriptor: Descriptor): Promise<Descriptor[]> {
+async function manifestsIn(layout: OciLayout, descriptor: Descriptor, problems?: string[]): Promise<Descriptor[]> {
   const found = new Map<string, Descriptor>();
-  await collectManifests(layout, descriptor, 0, found, new Set());
+  await collectManifests(layout, descriptor, 0, found, new Set(), problems);
   return [...found.values()];
 }
 
@@ -828,38 +838,58 @@ const MAX_INDEX_ENTRIES = 1000;
  * `manifestsIn`'s walk: each document once (an archive of five nested indexes listing the next ten times each
  * became 100,000 identical entries, and a larger one a stack overflow), at most MAX_INDEX_ENTRIES of them.
  */
-async function collectManifests(layout: OciLayout, descriptor: Descriptor, depth: number, found: Map<string, Descriptor>, seen: Set<string>): Promise<void> {
+async function collectManifests(layout: OciLayout, descriptor: Descriptor, depth: number, found: Map<string, Descriptor>, seen: Set<string>, problems?: string[]): Promise<void> {
   const key = `${descriptor.digest} ${descriptor.platform ? formatPlatform(descriptor.platform) : ""}`;
   if (seen.has(key)) return;
   seen.add(key);
   if (seen.size > MAX_INDEX_ENTRIES) throw new ImageError(`${descriptor.digest}: an index that names more than ${MAX_INDEX_ENTRIES} manifests is not loaded`);
-  const one = await oneManifest(layout, descriptor, depth);
+  const one = await oneManifest(layout, descriptor, depth, problems);
   if (Array.isArray(one)) {
-    for (const d of one) await collectManifests(layout, d, depth + 1, found, seen);
+    for (const d of one) await collectManifests(layout, d, depth + 1, found, seen, problems);
   } else if (one && !found.has(one.digest)) {
     found.set(one.digest, one);
   }
 }
 
-/** A platform manifest (with its platform), an index's entries (a list), or nothing. */
-async function oneManifest(layout: OciLayout, descriptor: Descriptor, depth: number): Promise<Descriptor | Descriptor[] | undefined> {
+/**
+ * A platform manifest (with its platform), an index's entries (a list), or nothing; why nothing, when a document
+ * could not be read, goes to `problems` (what `load` says of an archive that names no image).
+ */
+async function oneManifest(layout: OciLayout, descriptor: Descriptor, depth: number, problems?: string[]): Promise<Descriptor | Descriptor[] | undefined> {
   if (isManifestMediaType(descriptor.mediaType)) {
     if (descriptor.platform) return descriptor.platform.os === "unknown" ? undefined : descriptor;
     try {
-      const manifest = await layout.readJsonBlob<ImageManifest>(descriptor.digest);
-      const config = await layout.readJsonBlob<ImageConfig>(manifest.config.digest);
+      const manifest = await readDocument<ImageManifest>(layout, descriptor.digest, "manifest");
+      const config = await readDocument<ImageConfig>(layout, manifest.config?.digest, `the config of manifest ${descriptor.digest}`);
       return { ...descriptor, platform: { os: config.os, architecture: config.architecture, ...(config.variant ? { variant: config.variant } : {}) } };
-    } catch {
+    } catch (err) {
+      problems?.push((err as Error).message);
       return undefined;
     }
   }
-  if (!isIndexMediaType(descriptor.mediaType) || depth > 4) return undefined;
-  try {
-    const index = await layout.readJsonBlob<ImageIndex>(descriptor.digest);
-    return Array.isArray(index.manifests) ? index.manifests.filter((d) => typeof d === "object" && d !== null) : undefined;
-  } catch {
+  if (!isIndexMediaType(descriptor.mediaType)) {
+    problems?.push(`${String(descriptor.digest)} is of media type ${JSON.stringify(descriptor.mediaType ?? null)}, neither an image manifest nor an index`);
     return undefined;
   }
+  if (depth > 4) {
+    problems?.push(`its indexes are nested more than ${depth} deep`);
+    return undefined;
+  }
+  try {
+    const index = await readDocument<ImageIndex>(layout, descriptor.digest, "index");
+    if (Array.isArray(index.manifests)) return index.manifests.filter((d) => typeof d === "object" && d !== null);
+    problems?.push(`index ${descriptor.digest} has no manifests list`);
+  } catch (err) {
+    problems?.push((err as Error).message);
+  }
+  return undefined;
+}
+
+/** A JSON document of a layout by its digest, failing with what is wrong: an invalid digest, a missing blob, not JSON. */
+async function readDocument<T>(layout: OciLayout, digest: unknown, what: string): Promise<T> {
+  if (typeof digest !== "string" || !isDigest(digest)) throw new ImageError(`${what} has an invalid digest ${JSON.stringify(digest ?? null)}`);
+  if (!(await layout.hasBlob(digest))) throw new ImageError(`${what} ${digest} is missing from ${layout.label}`);
+  return layout.readJsonBlob<T>(digest);
 }
 
 function samePlatform(a: Platform | undefined, b: Platform | undefined): boolean {
@@ -870,22 +900,26 @@ function samePlatform(a: Platform | undefined, b: Platform | undefined): boolean
  * docker's image SIZE: what its layers hold unpacked (the tars' sizes, as
  * podman counts), not their compressed blobs — so `images`, `inspect` and
  * `system df -v` agree, and one image stored with gzip'd, zstd'd and plain
- * layers (a docker-archive) shows one size. Read from the blob without
- * decompressing it: {@link compressedTarSize}.
+ * layers (a docker-archive) shows one size: {@link layerTarSize}.
  */
 export function imageSize(layout: OciLayout, image: StoredImage): number {
   return image.manifest.layers.reduce((sum, l) => sum + layerTarSize(layout, l), 0);
 }
 
-/** A layer's size unpacked (its tar's), as `imageSize` counts it; `history` shows each. */
+/**
+ * A layer's size unpacked (its tar's), as `imageSize` counts it; `history` shows each. Measured by its unpack
+ * here when there was one (`load` and `pull` unpack the store's platform); else what the blob claims
+ * ({@link compressedTarSize}), where that is plausible; else the blob's size.
+ */
 export function layerTarSize(layout: OciLayout, layer: Descriptor): number {
+  const recorded = layout.tarSize(layer.digest);
+  if (recorded !== undefined) return recorded;
   const kind = /gzip$/.test(layer.mediaType) ? "gzip" : /zstd$/.test(layer.mediaType) ? "zstd" : undefined;
   if (kind === undefined) return layer.size;
   let fd: number | undefined;
   try {
     fd = openSync(layout.blobPath(layer.digest), "r");
-    const unpacked = compressedTarSize(fd, kind, layer.size);
-    return unpacked !== undefined && unpacked >= layer.size ? unpacked : layer.size;
+    return plausibleTarSize(compressedTarSize(fd, kind, layer.size), layer.size);
   } catch {
     return layer.size; // a blob not here (another platform's, a partial pull)
   } finally {
@@ -894,12 +928,29 @@ export function layerTarSize(layout: OciLayout, layer: Descriptor): number {
 }
 
 /**
+ * The size a blob of `size` bytes claims for its tar, if it can be the tar's; else the blob's size. The image
+ * chose those bytes (a truncated gzip's last 4 bytes showed 886MB for a 1 MB layer, a zstd header may claim
+ * 2^64): a claim past the decompression cap (TSBOX_MAX_LAYER_RATIO × the blob) is no unpack's, and a tar is
+ * not smaller than its blob, so a smaller claim is partial (a multi-member gzip's last member, a first zstd frame)
+ * or a gzip count that wrapped at 2^32 (a tar past 4 GiB: from any blob of 4 GiB or more). A tar past 4 GiB whose
+ * count wrapped to more than its blob is not told apart here: its unpack's record is.
+ */
+function plausibleTarSize(claimed: number | undefined, size: number): number {
+  if (claimed === undefined || claimed < size) return size;
+  let maxRatio = DEFAULT_LAYER_LIMITS.maxRatio;
+  try {
+    maxRatio = layerLimits().maxRatio;
+  } catch {
+    // an invalid TSBOX_MAX_LAYER_RATIO is said by the commands that unpack
+  }
+  return claimed > maxRatio * size ? size : claimed;
+}
+
+/**
  * What a compressed blob says its content's size is: a gzip member's last 4
  * bytes (its length mod 2^32, and of a multi-member gzip the last member's),
  * a zstd frame header's Frame_Content_Size (RFC 8878 3.1.1.1; absent when
- * the compressor streamed, and of several frames the first's). The caller
- * counts the blob's size where this is smaller (a layer past 4 GiB, a
- * partial figure) or unknown.
+ * the compressor streamed, and of several frames the first's).
  */
 function compressedTarSize(fd: number, kind: "gzip" | "zstd", size: number): number | undefined {
   if (kind === "gzip") {

@@ -317,7 +317,13 @@ class LayerUnpacker {
         const bytes = Buffer.from(xattrBytes(value));
         await this.named(target, true, async (p) => (await addon()).lsetxattr(p, name, bytes));
       } catch (err) {
-        if (!["ENOTSUP", "EPERM", "EACCES", "ERANGE", "E2BIG"].includes(String((err as NodeJS.ErrnoException).code))) throw err;
+        const code = String((err as NodeJS.ErrnoException).code);
+        if (["ENOTSUP", "EPERM", "EACCES", "ERANGE", "E2BIG"].includes(code)) continue;
+        // Named: a bare "cannot unpack layer entry f: EINVAL" did not say it was the attribute (a malformed file capability).
+        if (/^E[A-Z0-9]+$/.test(code) && code !== "ENOSPC" && code !== "EDQUOT") {
+          throw new LayerError(`cannot unpack layer entry ${shorten(entry.path)}: its extended attribute ${JSON.stringify(name)} was refused (${code}${code === "EINVAL" ? ": a malformed value" : ""})`);
+        }
+        throw err;
       }
     }
   }

@@ -117,7 +117,7 @@ function waitFor(shared: SharedDownload, key: string, options: DownloadOptions):
  * * Content that does not match its digest is deleted, never kept for resume.
  */
 async function downloadOnce(layout: OciLayout, client: RegistryClient, repo: string, blob: Descriptor, options: DownloadOptions): Promise<void> {
-  if (await layout.hasBlob(blob.digest)) return;
+  if (layout.hasBlobOfSize(blob.digest, blob.size)) return; // (another size: a damaged copy, replaced below)
   const hex = blob.digest.slice(7);
   const dir = join(layout.dir, DOWNLOADS);
   await mkdir(dir, { recursive: true });
@@ -167,9 +167,12 @@ async function downloadOnce(layout: OciLayout, client: RegistryClient, repo: str
       }
       if (counter.size === 0) await file.truncate(0);
       options.onProgress?.(counter.size, blob.size);
+      const length = Number(res.headers.get("content-length") ?? NaN);
+      let received = 0;
       try {
         for await (const chunk of bodyChunks(res, options.signal)) {
           const buf = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+          received += buf.length;
           if (counter.size + buf.length > blob.size) {
             keep = false;
             throw new ImageError(`blob ${blob.digest} from ${client.domain} is larger than its descriptor says (${blob.size} bytes)`);
@@ -185,7 +188,15 @@ async function downloadOnce(layout: OciLayout, client: RegistryClient, repo: str
         if (err instanceof ImageError || (err as Error).name === "AbortError") throw err;
         throw new Cut(`download of blob ${blob.digest} from ${client.domain} was interrupted after ${counter.size} of ${blob.size} bytes: ${describe(err)}`);
       }
-      if (counter.size !== blob.size) throw new Cut(`download of blob ${blob.digest} from ${client.domain} ended early: ${counter.size} of ${blob.size} bytes`);
+      if (counter.size !== blob.size) {
+        // The whole answer came (its Content-Length) and is short: the registry's blob is of another size, which
+        // no retry changes (they took 15 s to say so).
+        if (received === length) {
+          keep = false;
+          throw new ImageError(`blob ${blob.digest} from ${client.domain} is ${counter.size} bytes, not the ${blob.size} its descriptor says (the registry's answer was complete)`);
+        }
+        throw new Cut(`download of blob ${blob.digest} from ${client.domain} ended early: ${counter.size} of ${blob.size} bytes`);
+      }
     };
     // A cut download resumes at once, with a backoff, as docker's does (it failed the pull, and only the next resumed).
     for (let attempt = 1; counter.size < blob.size; attempt++) {

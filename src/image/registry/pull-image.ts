@@ -105,7 +105,8 @@ async function pullUnderLease(store: ImageStore, input: string, options: PullOpt
   const fetchBlob = async (blob: Descriptor, kind: PullEvent["kind"]) => {
     const id = blob.digest.slice(7, 19);
     // Marked as written now (not only seen): a prune before this pull names its image spares it under the lease.
-    if (await layout.reuseBlobs([blob.digest])) return progress({ id, kind, status: "exists", total: blob.size });
+    // One of another size is downloaded again (layout.ts reuseBlob): a damaged copy is replaced.
+    if (await layout.reuseBlob(blob.digest, blob.size)) return progress({ id, kind, status: "exists", total: blob.size });
     await downloadBlob(layout, client, ref.path, blob, {
       ...(options.signal ? { signal: options.signal } : {}),
       onResume: (offset) => progress({ id, kind, status: "resuming", current: offset, total: blob.size }),
@@ -133,7 +134,7 @@ async function pullUnderLease(store: ImageStore, input: string, options: PullOpt
     await fetchBlob(layer, "layer");
     if (options.layers) {
       if (!(await options.layers.findLayer(diffIds[i]!))) progress({ id, kind: "layer", status: "extracting", total: layer.size });
-      await options.layers.ensureLayer(layer, diffIds[i]!);
+      await options.layers.ensureLayer(layer, diffIds[i]!, name);
     }
     progress({ id, kind: "layer", status: "done", total: layer.size });
   }), options.concurrency ?? 3);
