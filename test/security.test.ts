@@ -528,16 +528,20 @@ async function defineTests(): Promise<void> {
         assert.equal(seed.code, 0, seed.stderr);
         // Through an idmapped bind (before stop 66, every bind) the container's root acted as the host's root on the
         // host's files: it chowned another user's file to root and planted set-uid-root programs for the host's users.
-        const onBind =
-          "ls -ln /b/from-host | awk '{ print \"bind\", $3, $4 }'; chown 0:0 /b/foreign 2>/dev/null && echo chowned; " +
-          "cp /bin/busybox /b/planted 2>/dev/null && echo planted; echo x >> /b/from-host 2>/dev/null && echo wrote";
+        const onBind = ["/b", "/bv"]
+          .map((d) => `ls -ln ${d}/from-host | awk '{ print "${d}", $3, $4 }'; chown 0:0 ${d}/foreign 2>/dev/null && echo chowned; cp /bin/busybox ${d}/planted 2>/dev/null && echo planted; echo x >> ${d}/from-host 2>/dev/null && echo wrote`)
+          .join("; ");
+        // A volume bound to a host directory (type=none,o=bind) is such a bind too.
+        const boundVolume = "auto-bound-vol";
+        const made = await tsbox(who(), ["volume", "create", "--opt", "type=none", "--opt", "o=bind", "--opt", `device=${bind}`, boundVolume]);
+        assert.equal(made.code, 0, made.stderr);
         // A bind the user asks to be idmapped (podman's `:idmap`) is its root's, as the host's root's.
         const asked = join(who().scratch, "auto-idmap");
         mkdirSync(asked);
         const onAsked = "ls -lnd /i | awk '{ print \"idmap\", $3, $4 }'; echo c > /i/from-container";
         const script = `cat /proc/self/uid_map; ls -ln /bin/busybox /v/from-host /etc/hosts | awk '{ print $3, $4 }'; touch /etc/x && echo upper-writable; echo c > /v/from-container; echo 127.0.0.9 me >> /etc/hosts && echo hosts-writable; ${onBind}; ${onAsked}; sleep 3`;
         const [a, b] = await Promise.all([
-          tsbox(who(), ["run", "--rm", "--userns=auto", "-v", `${volume}:/v`, "-v", `${bind}:/b`, "-v", `${asked}:/i:idmap`, "busybox", "sh", "-c", script]),
+          tsbox(who(), ["run", "--rm", "--userns=auto", "-v", `${volume}:/v`, "-v", `${bind}:/b`, "-v", `${boundVolume}:/bv`, "-v", `${asked}:/i:idmap`, "busybox", "sh", "-c", script]),
           tsbox(who(), ["run", "--rm", "--userns=auto", "busybox", "sh", "-c", "cat /proc/self/uid_map; sleep 3"]),
         ]);
         assert.equal(a.code, 0, a.stderr);
@@ -550,7 +554,7 @@ async function defineTests(): Promise<void> {
         assert.notEqual(sa[1], sb[1], "two running containers, two slices");
         // The layer, the volume and /etc/hosts, root's on the host, are root's inside too; the container's writes to
         // the volume are root's. The bind's files are nobody's (root's on the host, unmapped here), and untouched.
-        assert.deepEqual(a.stdout.trim().split("\n").slice(1), ["0 0", "0 0", "0 0", "upper-writable", "hosts-writable", "bind 65534 65534", "idmap 0 0"]);
+        assert.deepEqual(a.stdout.trim().split("\n").slice(1), ["0 0", "0 0", "0 0", "upper-writable", "hosts-writable", "/b 65534 65534", "/bv 65534 65534", "idmap 0 0"]);
         assert.equal(statSync(join(asked, "from-container")).uid, 0);
         const unasked = await tsbox(who(), ["run", "--rm", "-v", `${asked}:/i:idmap`, "busybox", "true"]);
         assert.equal(unasked.code, 125);
@@ -560,7 +564,7 @@ async function defineTests(): Promise<void> {
         assert.equal(statSync(foreign).uid, 12345);
         assert.equal(readFileSync(join(bind, "from-host"), "utf8"), "host\n");
         assert.deepEqual(readdirSync(bind).sort(), ["foreign", "from-host"]);
-        assert.equal((await tsbox(who(), ["volume", "rm", volume])).code, 0);
+        assert.equal((await tsbox(who(), ["volume", "rm", volume, boundVolume])).code, 0);
         const exec = await scenario(who(), "usernsExec");
         assert.equal(exec.own, exec.init);
         assert.match(exec.own, /^0\s+\d+\s+65536$/);

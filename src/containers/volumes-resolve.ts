@@ -180,8 +180,10 @@ async function resolveOne(r: Request, ctx: ResolveContext, used: ContainerVolume
         spec: backing.kind === "tmpfs"
           ? { destination: r.target, type: "tmpfs", source: "tmpfs", options: [...backing.options, r.readonly ? "ro" : "rw"] }
           : // `idmap`: with --userns=auto the container's root owns the volume as the host's root does (native-rs idmapped.rs);
-            // a volume lives in the data dir, which no other host user reaches. A user's bind above is not idmapped.
-            { destination: r.target, type: "bind", source: volume.Mountpoint, options: [...bindOptions(r.readonly), "idmap"] },
+            // a volume of its own data lives in the data dir, which no other host user reaches. One bound to a host
+            // directory (type=none,o=bind) is a bind like the user's above: not idmapped (before stop 66 it was, and
+            // the container's root chowned and planted set-uid-root files in that host directory).
+            { destination: r.target, type: "bind", source: volume.Mountpoint, options: [...bindOptions(r.readonly), ...(backing.kind === "data" ? ["idmap"] : [])] },
         inspect: { Type: "volume", Name: volume.Name, Source: volume.Mountpoint, Destination: r.target, Driver: "local", Mode: r.fromV ? "z" : "", RW: !r.readonly, Propagation: "" },
       };
     }
