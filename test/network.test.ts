@@ -171,6 +171,12 @@ for (const who of identities()) {
       assert.match(r.stdout, /^search example\.test$/m);
       assert.match(r.stdout, /^nameserver /m);
       assert.match(r.stdout, /^box$/m);
+      // A newline in --dns-search or --dns-option wrote resolv.conf lines of the caller's choice (before stop 66).
+      for (const [flag, value] of [["--dns-search", "a.test\nnameserver 192.0.2.9"], ["--dns-option", "ndots:1\nnameserver 192.0.2.9"]]) {
+        const bad = await run(["run", "--rm", flag!, value!, "busybox", "true"]);
+        assert.equal(bad.code, 125);
+        assert.match(bad.stderr, new RegExp(`^tsbox: invalid ${flag} "${value!.replace("\n", "\\\\n")}": `));
+      }
     });
 
     it("--mac-address gives the container's interface that address (docker's forms), kept across a restart and shown by inspect; none and host refuse it", async () => {

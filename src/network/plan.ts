@@ -16,6 +16,18 @@ import { option } from "../vocabulary.js";
 /** What `--network` asked for, parsed. */
 export type NetworkMode = { kind: "none" } | { kind: "host" } | { kind: "container"; ref: string } | { kind: "bridge"; name: string };
 
+/**
+ * `--dns-search` and `--dns-option` values as words of resolv.conf: a domain name (or `.`, docker's "none") and a
+ * printable word. A newline in one wrote lines of the user's choice (a `nameserver`) into the container's resolv.conf.
+ */
+function checkResolvWords(flag: "dns-search" | "dns-option", values: string[] | undefined): string[] | undefined {
+  for (const v of values ?? []) {
+    const ok = flag === "dns-search" ? v === "." || (v.length <= 253 && /^[A-Za-z0-9_]([A-Za-z0-9_.-]*[A-Za-z0-9_])?\.?$/.test(v)) : /^[\x21-\x7e]+$/.test(v);
+    if (!ok) throw new UsageError(`invalid --${flag} ${JSON.stringify(v)}: ${flag === "dns-search" ? "not a domain name" : "one word of resolv.conf's options line"}`);
+  }
+  return values;
+}
+
 export function parseNetworkMode(text: string): NetworkMode {
   if (text === "none") return { kind: "none" };
   if (text === "host") return { kind: "host" };
@@ -150,7 +162,7 @@ export async function planNetwork(inputs: NetworkInputs): Promise<NetworkPlan> {
       ...(mode.kind === "host" ? { base: "/etc/hosts" } : {}),
       extra: (options.addHosts ?? []).map((h) => parseAddHost(h, hostGateway)),
     },
-    dns: { servers, search: options.dnsSearch ?? hostResolv.search, options: options.dnsOptions ?? hostResolv.options },
+    dns: { servers, search: checkResolvWords("dns-search", options.dnsSearch) ?? hostResolv.search, options: checkResolvWords("dns-option", options.dnsOptions) ?? hostResolv.options },
     attach,
     ports,
     ...(inputs.rootless && attach.length > 0 ? { rootless: inputs.rootless } : {}),
