@@ -357,6 +357,9 @@ for (const who of identities()) {
         oneLine(await tsbox(who, ["exec", "-u", "0:nosuchgroup", name, "id"]), 126, /unable to find group nosuchgroup/);
         // docker's -d: the start's error from the daemon, exit 1.
         oneLine(await tsbox(who, ["exec", "-d", "-w", "/nonexist", name, "pwd"]), 1, /entering the working directory \/nonexist/);
+        // (before stop 66 an unknown user with -d exited 125, and a rootless uid past the range 1 attached)
+        oneLine(await tsbox(who, ["exec", "-d", "-u", "nosuchuser", name, "id"]), 1, /^tsbox: unable to find user nosuchuser/);
+        if (who.name === "user") oneLine(await tsbox(who, ["exec", "-u", "70000", name, "id"]), 126, /uid 70000 is not mapped in the user namespace/);
         // Still the command's own codes, a usage error's 125, and the process's own 125.
         oneLine(await tsbox(who, ["exec", name, "no-such-command"]), 127, /executable file not found/);
         oneLine(await tsbox(who, ["exec", "-w", "relative", name, "pwd"]), 125, /absolute/);

@@ -1,4 +1,4 @@
-import { errorMessage, isTsboxError, TsboxError, UsageError } from "../../errors.js";
+import { errorMessage, isTsboxError, SpecError, TsboxError, UsageError } from "../../errors.js";
 import { UnknownUserError } from "../../spec/user-lookup.js";
 import type { CliContext } from "../context.js";
 import { CLI_HAND_OFF } from "../hand-off.js";
@@ -32,9 +32,12 @@ const FORWARDED: NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "
  * start (moby's ContainerExecStart; before, 125 or 1 depending on -t). The helper that takes a CLI's exec over
  * does the same (runtime/src/exec.rs).
  */
-function startFailure(err: unknown): unknown {
-  if (!(err instanceof UnknownUserError) && !(isTsboxError(err) && err.code === "setup")) return err;
-  return new TsboxError(errorMessage(err), { exitCode: 126, code: err.code, cause: err });
+function startFailure(err: unknown, detach: boolean): unknown {
+  // A user the container's namespace does not map (rootless, past the subordinate range) is one it cannot become.
+  const setUp = err instanceof UnknownUserError || (err instanceof SpecError && err.field.startsWith("process.user")) || (isTsboxError(err) && err.code === "setup");
+  if (!setUp) return err;
+  // docker's -d: the start's error from the daemon, exit 1.
+  return new TsboxError(errorMessage(err), { exitCode: detach ? 1 : 126, code: (err as TsboxError).code, cause: err });
 }
 
 export async function execCommand(args: string[], ctx: CliContext): Promise<number> {
@@ -61,7 +64,7 @@ export async function execCommand(args: string[], ctx: CliContext): Promise<numb
     detach,
     handOff: CLI_HAND_OFF,
   }).catch((err: unknown) => {
-    throw detach ? err : startFailure(err);
+    throw startFailure(err, detach);
   });
   if (detach) return 0;
   // The third SIGINT/SIGTERM kills a process that ignores them (it dies with this CLI anyway): exit 137.
