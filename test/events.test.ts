@@ -79,6 +79,12 @@ for (const who of identities()) {
       // docker's default line.
       const text = await tsbox(who, ["events", "--since", since, "--until", "0s", "--filter", `container=${name}-2`, "--filter", "event=destroy"]);
       assert.match(text.stdout, new RegExp(`^\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{9}Z container destroy [0-9a-f]{64} \\(image=busybox, name=${name}-2\\)\\n$`));
+      // A label's escape sequence or newline (an image's, a user's) is shown escaped, never forging a line (before stop 66: raw).
+      const hostile = `${name}-esc`;
+      assert.equal((await tsbox(who, ["create", "--name", hostile, "-l", "x=\u001b]52;c;AAAA\u0007\nforged 0000 container die", "busybox", "true"])).code, 0);
+      assert.equal((await tsbox(who, ["rm", hostile])).code, 0);
+      const shown = await tsbox(who, ["events", "--since", since, "--until", "0s", "--filter", `container=${hostile}`, "--filter", "event=create"]);
+      assert.match(shown.stdout, /^\S+ container create [0-9a-f]{64} \(image=busybox, name=\S+-esc, x=\\x1b\]52;c;AAAA\\x07\\x0aforged 0000 container die\)\n$/);
       // The verbs' own events, with kill's signal: a PID 1 ignores SIGHUP (no handler), the restart's SIGTERM too,
       // so the stop timeout's SIGKILL ends it; rm -f kills a running one.
       const verbs = `${name}-verbs`;

@@ -4,6 +4,7 @@ import { EVENTS_FILE, EVENTS_ROTATED, eventActionMatches } from "../../container
 import { LineCursor } from "../../line-cursor.js";
 import { defaultDataDir } from "../../paths.js";
 import { type CliContext, cliWarning } from "../context.js";
+import { escapeControls } from "../escape.js";
 import { allValues, lastValue, parseFlags } from "../flags.js";
 import { labelMatch } from "../list-filters.js";
 import { parseTimeArg } from "../time-arg.js";
@@ -123,11 +124,13 @@ async function printer(format: string | undefined, write: (text: string) => void
   return (_line, e, time) => {
     const seconds = new Date(Number(time / 1_000_000_000n) * 1000).toISOString().slice(0, 19);
     const fraction = String(time % 1_000_000_000n).padStart(9, "0");
+    // An image's labels are among the attributes: printed raw, an escape sequence reached the terminal and a newline
+    // forged an event line.
     const attributes = Object.keys(e.Actor.Attributes)
       .sort()
       .map((k) => `${k}=${e.Actor.Attributes[k]}`)
       .join(", ");
-    write(`${seconds}.${fraction}Z ${e.Type} ${e.Action} ${e.Actor.ID} (${attributes})\n`);
+    write(escapeControls(`${seconds}.${fraction}Z ${e.Type} ${e.Action} ${e.Actor.ID} (${attributes})`) + "\n");
   };
 }
 
