@@ -570,6 +570,22 @@ async function defineTests(): Promise<void> {
         assert.match(exec.own, /^0\s+\d+\s+65536$/);
       });
 
+      it("a --userns=auto container's namespaces cannot be joined, said naming the flag given", async () => {
+        const name = "auto-peer";
+        assert.equal((await tsbox(who(), ["run", "-d", "--name", name, "--userns=auto", "busybox", "sleep", "60"])).code, 0);
+        try {
+          // Before stop 66: "permission denied mounting overlay", and --network named for a --pid the user gave.
+          for (const flag of ["--pid", "--ipc", "--network"]) {
+            const r = await tsbox(who(), ["run", "--rm", flag, `container:${name}`, "busybox", "true"]);
+            assert.deepEqual([r.code, r.stderr], [125, `tsbox: ${flag} container:${name}: container ${name} runs with --userns=auto, whose namespaces another container cannot join\n`]);
+          }
+          const both = await tsbox(who(), ["run", "--rm", "--userns=auto", "--pid", `container:${name}`, "busybox", "true"]);
+          assert.deepEqual([both.code, both.stderr], [125, `tsbox: --userns auto cannot be combined with --pid container:${name}: the container runs in that container's user namespace\n`]);
+        } finally {
+          await tsbox(who(), ["rm", "-f", name]);
+        }
+      });
+
       it("keeps a stopped container's files its own: cp into it, and its next run even when another container took its slice", async () => {
         const src = join(who().scratch, "auto-cp");
         writeFileSync(src, "copied\n");

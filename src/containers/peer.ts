@@ -57,10 +57,17 @@ export class PeerResolver {
       );
     }
     if (this.found) return this.found.peer;
+    // The flag the user gave: a --network container:X that --pid/--ipc implied (withPeerNetwork) was not.
+    const refs = peerRefs(this.options);
+    const given = refs.pid !== undefined ? `--pid ${this.options.pid}` : refs.ipc !== undefined ? `--ipc ${this.options.ipc}` : `--${what} container:${ref}`;
     if (this.options.userns !== undefined) {
-      throw new UsageError(`--userns ${this.options.userns} cannot be combined with --${what} container:${ref}: the container runs in that container's user namespace`);
+      throw new UsageError(`--userns ${this.options.userns} cannot be combined with ${given}: the container runs in that container's user namespace`);
     }
     const bundle = this.paths(id);
+    // Its user namespace's root is a slice of subordinate ids, which cannot mount this container's layers (root's).
+    if (readSpec(bundle.config).linux?.usernsAuto !== undefined) {
+      throw new UsageError(`${given}: container ${ref} runs with --userns=auto, whose namespaces another container cannot join`);
+    }
     const pid = livePid(readCurrentState(bundle));
     if (pid === undefined) {
       throw new ContainerError(`cannot join the ${what === "network" ? "network" : `${what.toUpperCase()} namespace`} of container ${ref}: it is not running`, "not_running");
