@@ -402,6 +402,31 @@ describe("vm lifecycle", { skip: vmSkip }, () => {
     await ok(["vm", "stop"]);
   });
 
+  it("containers' writes share one bound in guest memory: the one that writes past it gets ENOSPC, the guest and the others go on, and a removed container's writes are freed", async () => {
+    // Before: a tmpfs each, half the guest apiece, and two writers of 110 MB wedged the guest for good.
+    await ok(["run", "-d", "--name", "bystander", "busybox", "sleep", "600"]);
+    try {
+      const mb = (text: string) => Number(/^size=(\d+)$/m.exec(text)?.[1]) / 2 ** 20;
+      const fill = (count: number) => `dd if=/dev/zero of=/fill bs=1M count=${count} 2>&1; s=$?; echo size=$(wc -c </fill); exit $s`;
+      // The bystander's 60 MB count in the bound of the filler's root.
+      assert.equal(mb((await ok(["exec", "bystander", "sh", "-c", fill(60)])).stdout), 60);
+      const filler = await tsbox(["run", "--rm", "busybox", "sh", "-c", fill(200)]);
+      assert.notEqual(filler.code, 0, filler.stdout + filler.stderr);
+      assert.match(filler.stdout, /No space left on device/);
+      const written = mb(filler.stdout);
+      assert.ok(written > 20 && written < 80, `the filler wrote ${written} MB: the bound (half the guest) less the bystander's 60`);
+      assert.equal((await ok(["exec", "bystander", "echo", "alive"])).stdout, "alive\n");
+      // The filler's (--rm) layer went with it: its space is there again.
+      await ok(["exec", "bystander", "rm", "/fill"]);
+      const again = await ok(["run", "--rm", "busybox", "sh", "-c", fill(90)]);
+      assert.equal(mb(again.stdout), 90, again.stdout);
+      // The agent is never the guest's OOM victim; a container's processes have their own score.
+      assert.equal((await ok(["exec", "bystander", "cat", "/proc/1/oom_score_adj"])).stdout, "0\n");
+    } finally {
+      await tsbox(["rm", "-f", "bystander"]);
+    }
+  });
+
   it("vm stop refuses while containers run, and --force kills them, recorded (detached and foreground alike), with a clean vm.log", async () => {
     await ok(["run", "-d", "--name", "keep", "busybox", "sleep", "600"]);
     const refused = await tsbox(["vm", "stop"]);
