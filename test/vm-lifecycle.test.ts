@@ -427,6 +427,27 @@ describe("vm lifecycle", { skip: vmSkip }, () => {
     }
   });
 
+  it("ps -s, inspect -s and system df count what a vm container's runs keep (they said 0 B): a stopped one's layer, a running one's last run", async () => {
+    // Its second run keeps running.
+    await ok(["run", "--name", "sized", "busybox", "sh", "-c", "if [ -f /f ]; then exec sleep 600; fi; head -c 5000000 /dev/urandom > /f"]);
+    try {
+      const sizeRw = async () => Number((await ok(["inspect", "-s", "-f", "{{.SizeRw}}", "sized"])).stdout);
+      const rw = await sizeRw();
+      // The kept layer: the file's bytes and a little metadata of its own and of the files a run touches.
+      assert.ok(rw >= 5_000_000 && rw < 5_100_000, `SizeRw ${rw}`);
+      assert.match((await ok(["ps", "-a", "-s", "--filter", "name=sized", "--format", "{{.Size}}"])).stdout, /^5(\.\d+)?MB \(virtual \d/);
+      const df = (await ok(["system", "df", "--format", "{{.Type}} {{.Size}}"])).stdout;
+      const containers = /^Containers (\d+(?:\.\d+)?)(B|kB|MB|GB)$/m.exec(df);
+      assert.ok(containers && (containers[2] === "GB" || (containers[2] === "MB" && Number(containers[1]) >= 5)), df);
+      // Running again: what its last run left, until this run ends.
+      await ok(["start", "sized"]);
+      assert.match((await ok(["ps", "--filter", "name=sized", "--format", "{{.Status}}"])).stdout, /^Up /);
+      assert.equal(await sizeRw(), rw);
+    } finally {
+      await tsbox(["rm", "-f", "sized"]);
+    }
+  });
+
   it("vm stop refuses while containers run, and --force kills them, recorded (detached and foreground alike), with a clean vm.log", async () => {
     await ok(["run", "-d", "--name", "keep", "busybox", "sleep", "600"]);
     const refused = await tsbox(["vm", "stop"]);
