@@ -448,6 +448,26 @@ describe("vm lifecycle", { skip: vmSkip }, () => {
     }
   });
 
+  it("vm status exits 1 while the guest does not answer (its daemon stopped by SIGSTOP), saying so on stdout", async () => {
+    await ok(["run", "-d", "--name", "frozen", "busybox", "sleep", "600"]);
+    const daemon = Number(/vm: running, pid (\d+)/.exec((await ok(["vm", "status"])).stdout)?.[1]);
+    try {
+      assert.ok(daemon > 0);
+      process.kill(daemon, "SIGSTOP");
+      const status = await tsbox(["vm", "status"]);
+      assert.equal(status.code, 1, "before: 0");
+      assert.match(status.stdout, /^vm: running, pid \d+, .*NOT answering/);
+      const json = await tsbox(["vm", "status", "--json"]);
+      assert.equal(json.code, 1);
+      assert.equal((JSON.parse(json.stdout) as { answering: boolean }).answering, false);
+      process.kill(daemon, "SIGCONT");
+      assert.match((await ok(["vm", "status"])).stdout, /answers in/);
+    } finally {
+      if (daemon > 0) process.kill(daemon, "SIGCONT");
+      await tsbox(["rm", "-f", "frozen"]);
+    }
+  });
+
   it("vm stop refuses while containers run, and --force kills them, recorded (detached and foreground alike), with a clean vm.log", async () => {
     await ok(["run", "-d", "--name", "keep", "busybox", "sleep", "600"]);
     const refused = await tsbox(["vm", "stop"]);
