@@ -2,7 +2,7 @@ import { basename, join } from "node:path";
 import { writeFileSync } from "node:fs";
 import { ContainerError, errorMessage, isTsboxError, TsboxError } from "../../../errors.js";
 import { AgentRequestError } from "./agent-link.js";
-import { abortable } from "../../../abortable.js";
+import { abortable, abortError } from "../../../abortable.js";
 import type { Backend, BackendCapabilities, ContainerProcess, ContainerStats, CopyHelper, CopyRequest, ExecStartOptions, KernelProcesses, LaunchOptions, ResolvChange, StartOptions } from "../../backend.js";
 import { parseContainerStats } from "../../container-stats.js";
 import { readSpec } from "../../../containers/spec-file.js";
@@ -280,6 +280,7 @@ export class VmBackend implements Backend {
    * waits for it (a daemon stays up for the next runs), and our hold is released once it is done.
    */
   private async acquireUnlessAborted(signal: AbortSignal | undefined): Promise<OpenedMachine> {
+    if (signal?.aborted) throw abortError(signal);
     const acquiring = this.acquire();
     if (!signal) return acquiring;
     try {
