@@ -281,6 +281,7 @@ export class Runtime implements ContainerOwner {
         // A backend that cannot hand over keeps the foreground run's log itself.
         ...(handOff && log ? { log } : {}),
         oneShot: control.handOff !== undefined,
+        ...(control.signal ? { signal: control.signal } : {}),
       });
       // The CLI's run that could not hand over (a terminal) logs what is piped through it here.
       // (loaded only then: node:stream is not in a plain run's path)
@@ -297,7 +298,9 @@ export class Runtime implements ContainerOwner {
       }
       return new Container(this, id, state.name, { proc, autoRemove: options.remove ?? false, foreground: true });
     } catch (err) {
-      await this.failedStart(id, state, err, options.remove ?? false);
+      // Aborted before the backend made it (the vm's guest start): nothing is left, as the signal promises.
+      if (control.signal?.aborted) await removeBundleDir(this.ctx, id, state.name, { volumes: true }).catch(() => {});
+      else await this.failedStart(id, state, err, options.remove ?? false);
       throw err;
     }
   }

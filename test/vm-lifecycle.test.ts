@@ -402,6 +402,72 @@ describe("vm lifecycle", { skip: vmSkip }, () => {
     await ok(["vm", "stop"]);
   });
 
+  it("containers' writes share one bound in guest memory: the one that writes past it gets ENOSPC, the guest and the others go on, and a removed container's writes are freed", async () => {
+    // Before: a tmpfs each, half the guest apiece, and two writers of 110 MB wedged the guest for good.
+    await ok(["run", "-d", "--name", "bystander", "busybox", "sleep", "600"]);
+    try {
+      const mb = (text: string) => Number(/^size=(\d+)$/m.exec(text)?.[1]) / 2 ** 20;
+      const fill = (count: number) => `dd if=/dev/zero of=/fill bs=1M count=${count} 2>&1; s=$?; echo size=$(wc -c </fill); exit $s`;
+      // The bystander's 60 MB count in the bound of the filler's root.
+      assert.equal(mb((await ok(["exec", "bystander", "sh", "-c", fill(60)])).stdout), 60);
+      const filler = await tsbox(["run", "--rm", "busybox", "sh", "-c", fill(200)]);
+      assert.notEqual(filler.code, 0, filler.stdout + filler.stderr);
+      assert.match(filler.stdout, /No space left on device/);
+      const written = mb(filler.stdout);
+      assert.ok(written > 20 && written < 80, `the filler wrote ${written} MB: the bound (half the guest) less the bystander's 60`);
+      assert.equal((await ok(["exec", "bystander", "echo", "alive"])).stdout, "alive\n");
+      // The filler's (--rm) layer went with it: its space is there again.
+      await ok(["exec", "bystander", "rm", "/fill"]);
+      const again = await ok(["run", "--rm", "busybox", "sh", "-c", fill(90)]);
+      assert.equal(mb(again.stdout), 90, again.stdout);
+      // The agent is never the guest's OOM victim; a container's processes have their own score.
+      assert.equal((await ok(["exec", "bystander", "cat", "/proc/1/oom_score_adj"])).stdout, "0\n");
+    } finally {
+      await tsbox(["rm", "-f", "bystander"]);
+    }
+  });
+
+  it("ps -s, inspect -s and system df count what a vm container's runs keep (they said 0 B): a stopped one's layer, a running one's last run", async () => {
+    // Its second run keeps running.
+    await ok(["run", "--name", "sized", "busybox", "sh", "-c", "if [ -f /f ]; then exec sleep 600; fi; head -c 5000000 /dev/urandom > /f"]);
+    try {
+      const sizeRw = async () => Number((await ok(["inspect", "-s", "-f", "{{.SizeRw}}", "sized"])).stdout);
+      const rw = await sizeRw();
+      // The kept layer: the file's bytes and a little metadata of its own and of the files a run touches.
+      assert.ok(rw >= 5_000_000 && rw < 5_100_000, `SizeRw ${rw}`);
+      assert.match((await ok(["ps", "-a", "-s", "--filter", "name=sized", "--format", "{{.Size}}"])).stdout, /^5(\.\d+)?MB \(virtual \d/);
+      const df = (await ok(["system", "df", "--format", "{{.Type}} {{.Size}}"])).stdout;
+      const containers = /^Containers (\d+(?:\.\d+)?)(B|kB|MB|GB)$/m.exec(df);
+      assert.ok(containers && (containers[2] === "GB" || (containers[2] === "MB" && Number(containers[1]) >= 5)), df);
+      // Running again: what its last run left, until this run ends.
+      await ok(["start", "sized"]);
+      assert.match((await ok(["ps", "--filter", "name=sized", "--format", "{{.Status}}"])).stdout, /^Up /);
+      assert.equal(await sizeRw(), rw);
+    } finally {
+      await tsbox(["rm", "-f", "sized"]);
+    }
+  });
+
+  it("vm status exits 1 while the guest does not answer (its daemon stopped by SIGSTOP), saying so on stdout", async () => {
+    await ok(["run", "-d", "--name", "frozen", "busybox", "sleep", "600"]);
+    const daemon = Number(/vm: running, pid (\d+)/.exec((await ok(["vm", "status"])).stdout)?.[1]);
+    try {
+      assert.ok(daemon > 0);
+      process.kill(daemon, "SIGSTOP");
+      const status = await tsbox(["vm", "status"]);
+      assert.equal(status.code, 1, "before: 0");
+      assert.match(status.stdout, /^vm: running, pid \d+, .*NOT answering/);
+      const json = await tsbox(["vm", "status", "--json"]);
+      assert.equal(json.code, 1);
+      assert.equal((JSON.parse(json.stdout) as { answering: boolean }).answering, false);
+      process.kill(daemon, "SIGCONT");
+      assert.match((await ok(["vm", "status"])).stdout, /answers in/);
+    } finally {
+      if (daemon > 0) process.kill(daemon, "SIGCONT");
+      await tsbox(["rm", "-f", "frozen"]);
+    }
+  });
+
   it("vm stop refuses while containers run, and --force kills them, recorded (detached and foreground alike), with a clean vm.log", async () => {
     await ok(["run", "-d", "--name", "keep", "busybox", "sleep", "600"]);
     const refused = await tsbox(["vm", "stop"]);

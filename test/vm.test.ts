@@ -8,7 +8,7 @@ import { describe, it, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Runtime } from "../src/index.js";
@@ -468,6 +468,48 @@ describe("vm backend", { skip: vmSkip }, () => {
       assert.equal(cli("vm", "status").status, 1, "the guest stopped once the container ended and its idle stay passed");
     } finally {
       cli("rm", "-f", "idler");
+      cli("vm", "stop", "--force");
+    }
+  });
+
+  it("a run aborted while its guest starts rejects with the signal's reason and makes nothing", async () => {
+    const backend = new VmBackend({ savePath: snapshotPath, daemon: false });
+    const controller = new AbortController();
+    const reason = new Error("aborted by the test");
+    // Aborted 300 ms into the backend's start: the guest's restore takes seconds.
+    const start = backend.start.bind(backend);
+    backend.start = (options: StartOptions) => (setTimeout(() => controller.abort(reason), 300), start(options));
+    const rt = runtime(backend);
+    try {
+      await assert.rejects(rt.run({ image: "busybox", cmd: ["sh", "-c", "echo ran"], name: "abortme" }, { signal: controller.signal }), (err) => err === reason);
+      assert.deepEqual((await rt.list({ all: true })).map((c) => c.name).filter((n) => n === "abortme"), [], "no container left");
+      assert.deepEqual(readdirSync(join(dataDir, "containers")).filter((d) => !d.startsWith(".") && readFileSync(join(dataDir, "containers", d, "state.json"), "utf8").includes('"abortme"')), []);
+    } finally {
+      await backend.shutdown();
+    }
+  });
+
+  it("Ctrl-C while a CLI run starts the vm guest ends it with SIGINT's status and no container", async () => {
+    const cache = join(scratch, "abort-cache");
+    const env = { ...process.env, TSBOX_DATA_DIR: dataDir, TSBOX_CACHE_DIR: cache, TSBOX_BACKEND: "vm", TSBOX_VM_IDLE: "30" };
+    const cli = (...args: string[]) => spawnSync(process.execPath, [cliPath, ...args], { env, encoding: "utf8", timeout: 60_000 });
+    try {
+      const run = spawn(process.execPath, [cliPath, "run", "--init", "--name", "ctrlc", "busybox", "sh", "-c", "echo booted; sleep 4; echo end"], { env, stdio: ["ignore", "pipe", "pipe"] });
+      let out = "";
+      run.stdout.on("data", (d: Buffer) => (out += d.toString()));
+      const ended = new Promise<[number | null, NodeJS.Signals | null]>((resolve) => run.on("exit", (code, sig) => resolve([code, sig])));
+      // The daemon's log is opened as its start begins: the guest is starting now.
+      for (let i = 0; i < 300 && !existsSync(join(cache, "vm", "vm.log")); i++) await new Promise((r) => setTimeout(r, 20));
+      assert.ok(existsSync(join(cache, "vm", "vm.log")), "the run started the vm daemon");
+      run.kill("SIGINT");
+      const [code, sig] = await ended;
+      assert.ok(sig === "SIGINT" || code === 130, `ended by SIGINT (a shell's 130), not ${code ?? sig}`);
+      assert.equal(out, "", "the command never ran");
+      const ps = cli("ps", "-a", "--filter", "name=ctrlc", "--format", "{{.Names}}");
+      assert.equal(ps.status, 0, ps.stderr);
+      assert.equal(ps.stdout, "", "no container");
+    } finally {
+      cli("rm", "-f", "ctrlc");
       cli("vm", "stop", "--force");
     }
   });

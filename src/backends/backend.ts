@@ -217,6 +217,11 @@ export interface StartOptions {
    * keeps a helper warm for later runs need not start one.
    */
   oneShot?: boolean;
+  /**
+   * The run's abort (`RunControl.signal`): a backend whose start takes long (the vm's guest start) rejects with its
+   * reason, having made nothing, when it aborts before the container is asked for; after that it is ignored.
+   */
+  signal?: AbortSignal;
 }
 
 /** What `handOff` and `handOffExec` share (the process's stdout and stderr are always ours). */

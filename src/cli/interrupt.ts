@@ -121,19 +121,20 @@ export function dieOf(signal: NodeJS.Signals): never {
 }
 
 /**
- * Makes what `run` and `create` need, the container (its pull included),
- * under Ctrl-C, SIGTERM and SIGHUP: while nothing is made (`made()`), the
- * first aborts it (the library then makes nothing and keeps partial
- * downloads for the next pull) and the command ends by that signal, as
- * docker's ends with its cancelled pull. A signal after that is the
+ * Makes what `run` and `create` need, the container (its pull included, and
+ * for `run` its start: the vm's guest start takes seconds), under Ctrl-C,
+ * SIGTERM and SIGHUP: the first aborts it, and if the library then rejects
+ * (it made nothing and kept partial downloads for the next pull) the command
+ * ends by that signal, as docker's ends with its cancelled pull. Once the
+ * container exists the library ignores the abort: the signal is then the
  * caller's (`run` passes it to the container). Before, `run` held it until
  * the pull ended, then made and started the container anyway.
  */
-export async function untilMade<T>(make: (signal: AbortSignal) => Promise<T>, made: () => boolean = () => false): Promise<T> {
+export async function untilMade<T>(make: (signal: AbortSignal) => Promise<T>): Promise<T> {
   const controller = new AbortController();
   let caught: NodeJS.Signals | undefined;
   const onSignal = (signal: NodeJS.Signals) => {
-    if (made() || caught) return;
+    if (caught) return;
     caught = signal;
     controller.abort();
   };

@@ -10,6 +10,7 @@ import { CACHE_KEY_ANNOTATION } from "../build/cache.js";
 import { cacheMountsDir } from "../build/run-mounts.js";
 import { removeOwnedTree } from "./remove.js";
 import { treeBytes } from "../fs-util.js";
+import { writableLayerBytes } from "./layer-bytes.js";
 import { errorMessage } from "../errors.js";
 import { leasedBlobs, strayBytes } from "../image/gc.js";
 import { Annotation, type Descriptor, type ImageConfig, type ImageManifest } from "../image/oci.js";
@@ -35,7 +36,7 @@ export async function pruneContainers(runtime: Runtime, keep: (c: ContainerState
   const result: ContainerPruneResult = { removed: [], bytes: 0, errors: [] };
   for (const c of await runtime.containers({ all: true })) {
     if (c.status === "running" || (c.status === "created" && c.creatorPid !== null) || (await keep(c))) continue;
-    const bytes = await treeBytes(runtime.containerPaths(c.id).upper);
+    const bytes = await writableLayerBytes(runtime.containerPaths(c.id));
     try {
       await runtime.removeContainer(c.id);
     } catch (err) {
@@ -221,7 +222,7 @@ export async function diskUsage(runtime: Runtime): Promise<DiskUsage> {
   const imagesReclaimable = [...parts].filter(([k]) => !activeParts.has(k)).reduce((a, [, v]) => a + v, 0);
   const sized: DiskUsage["containers"] = [];
   for (const c of containers) {
-    sized.push({ id: c.id, name: c.name ?? c.id.slice(0, 12), image: c.image, command: c.command, created: c.created, status: c.status, size: await treeBytes(runtime.containerPaths(c.id).upper), volumes: readContainerVolumes(runtime.containerPaths(c.id)).names.length });
+    sized.push({ id: c.id, name: c.name ?? c.id.slice(0, 12), image: c.image, command: c.command, created: c.created, status: c.status, size: await writableLayerBytes(runtime.containerPaths(c.id)), volumes: readContainerVolumes(runtime.containerPaths(c.id)).names.length });
   }
   const volumes: DiskUsage["volumes"] = [];
   await runtime.volumes.settle();

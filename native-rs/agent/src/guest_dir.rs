@@ -1,20 +1,46 @@
-//! A container's directory in the guest: a tmpfs at /run/tsbox/<cid> holding
-//! the root mount point and the overlay's upper and work dirs (overlayfs
-//! cannot use 9p as its upper layer), and the image's overlay on the root.
+//! A container's directory in the guest: /run/tsbox/<cid>, on the one tmpfs
+//! all containers share (CONTAINERS_DIR), holding the root mount point and the
+//! overlay's upper and work dirs (overlayfs cannot use 9p as its upper layer),
+//! and the image's overlay on the root.
 
 use crate::sys;
 use container::spec::IdMapping;
-use container::sys::consts::{MNT_DETACH, MS_NODEV};
+use container::sys::consts::{MNT_DETACH, MS_BIND, MS_NODEV};
 use container::sys::mount;
 use container::syscall::LinuxSyscall;
 use container::Spec;
+use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 /// Where the guest keeps its networks' state (src/backends/vm/guest-spec.ts puts them there).
 pub const NETWORKS_DIR: &str = "/run/tsbox-net";
 
-/// Mounts the tmpfs and makes the dirs the spec names, which must lie in it.
+/// The containers' dirs (src/backends/vm/core/guest-spec.ts: GUEST_RUN_DIR).
+pub const CONTAINERS_DIR: &str = "/run/tsbox";
+
+/// The size of the tmpfs on CONTAINERS_DIR, which every container's writable
+/// layer is written to: one bound for all, in guest memory. A tmpfs each,
+/// 50% of the guest apiece, let two containers writing 110 MB wedge the
+/// guest or have its OOM killer kill every container's init (memory no
+/// process maps is no process's to free); now the one that writes too much
+/// gets ENOSPC. README's vm notes say so.
+pub const CONTAINERS_SIZE: &str = "50%";
+
+/// Mounts CONTAINERS_DIR's tmpfs (the guest's init, once).
+pub fn mount_containers_tmpfs() -> Result<(), String> {
+    let dir = Path::new(CONTAINERS_DIR);
+    std::fs::create_dir_all(dir).map_err(|e| format!("creating {}: {}", dir.display(), e))?;
+    let opts = format!("mode=0755,size={}", CONTAINERS_SIZE);
+    mount::mount(Some(Path::new("tmpfs")), dir, Some("tmpfs"), 0, Some(&opts))
+        .map_err(|e| format!("mounting a tmpfs on {}: {}", dir.display(), e.description()))
+}
+
+/// Makes the container's dir (a bind of itself: `cleanup` detaches it and the
+/// overlay on its root at once) and the dirs the spec names, which must lie in it.
 pub fn prepare(dir: &Path, spec: &Spec) -> Result<(), String> {
+    if !dir.starts_with(CONTAINERS_DIR) {
+        return Err(format!("{} is not under {}", dir.display(), CONTAINERS_DIR));
+    }
     std::fs::create_dir_all(dir).map_err(|e| format!("creating {}: {}", dir.display(), e))?;
     // Owned by the user namespace's root (the host user's id), as the bundle
     // dir is on the host: overlay does its work there with that user's ids.
@@ -27,9 +53,17 @@ pub fn prepare(dir: &Path, spec: &Spec) -> Result<(), String> {
         root_id(&spec.linux.uid_mappings),
         root_id(&spec.linux.gid_mappings),
     );
-    let opts = format!("mode=700,uid={},gid={}", uid, gid);
-    mount::mount(Some(Path::new("tmpfs")), dir, Some("tmpfs"), 0, Some(&opts))
-        .map_err(|e| format!("mounting a tmpfs on {}: {}", dir.display(), e.description()))?;
+    let owned = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+        .map_err(|e| format!("setting the mode of {}: {}", dir.display(), e))
+        .and_then(|()| sys::chown(dir, uid, gid).map_err(|e| format!("chown {}: {}", dir.display(), e.description())));
+    if let Err(m) = owned {
+        let _ = std::fs::remove_dir_all(dir);
+        return Err(m);
+    }
+    if let Err(e) = mount::mount(Some(dir), dir, None, MS_BIND, None) {
+        let _ = std::fs::remove_dir_all(dir);
+        return Err(format!("binding {} onto itself: {}", dir.display(), e.description()));
+    }
     let mut wanted: Vec<&Path> = vec![spec.root.path.as_path()];
     if let Some(ov) = &spec.root.overlay {
         wanted.push(ov.upper.as_path());
@@ -85,7 +119,17 @@ pub fn mount_overlay_root(spec: &mut Spec) -> Result<(), String> {
     })
 }
 
+/// Detaches the dir's bind with the overlay on its root, then removes what the
+/// container wrote from the shared tmpfs: never through a mount still there.
 pub fn cleanup(dir: &Path) {
     let _ = mount::umount2(dir, MNT_DETACH);
-    let _ = std::fs::remove_dir_all(dir);
+    if !has_mounts(dir) {
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}
+
+/// Whether anything is mounted at or under `dir` (in our mount namespace).
+fn has_mounts(dir: &Path) -> bool {
+    let text = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    text.lines().filter_map(|l| l.split(' ').nth(4)).any(|at| Path::new(at).starts_with(dir))
 }

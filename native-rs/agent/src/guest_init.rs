@@ -36,6 +36,11 @@ pub fn run() {
     if let Err(m) = mount_guest_fs() {
         fail(&m);
     }
+    // Never the guest's OOM victim: every container would go with it. Its
+    // supervisors put the score back to 0 for the containers (supervisor.rs).
+    if let Err(e) = std::fs::write("/proc/self/oom_score_adj", "-1000") {
+        eprintln!("tsbox-agent: setting the agent's oom_score_adj: {}", e);
+    }
 }
 
 /// pivot_root(2), which every container does, refuses to leave the initial
@@ -71,6 +76,7 @@ fn mount_guest_fs() -> Result<(), String> {
     mnt("tmpfs", "/tmp", "tmpfs", ns, "mode=1777")?;
     mnt("tmpfs", "/run", "tmpfs", ns, "mode=0755")?;
     mnt("tmpfs", "/dev/shm", "tmpfs", ns, "mode=1777")?;
+    crate::guest_dir::mount_containers_tmpfs()?;
     mnt("cgroup2", "/sys/fs/cgroup", "cgroup2", 0, "nsdelegate")?;
     // The host's directories (image layers read-only, volumes read-write),
     // served by the host's 9p2000.L server (src/backends/vm/p9). nodev: a

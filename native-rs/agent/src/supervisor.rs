@@ -88,6 +88,8 @@ fn child(job: Job, stdio: &Stdio, status_w: c_int) -> i32 {
     signal::reset_for_our_code();
     // The agent is the guest's init; if it died nothing here would make sense.
     let _ = cred::set_pdeathsig(SIGKILL);
+    // The agent's -1000 (guest_init.rs) is not its containers': theirs is 0, or their spec's (oom_score.rs).
+    let _ = std::fs::write("/proc/self/oom_score_adj", "0");
     let mut fds = vec![stdio.stdin, stdio.stdout, stdio.stderr, status_w];
     if let Job::Container { gate_r, .. } = job {
         fds.push(gate_r);
@@ -259,7 +261,7 @@ fn arrange_fds(sources: &[c_int]) -> Result<(), Errno> {
     Ok(())
 }
 
-/// The container's private directory in the guest (a tmpfs per container).
+/// The container's private directory in the guest (on the containers' shared tmpfs: guest_dir.rs).
 pub fn container_dir(cid: &str) -> PathBuf {
-    PathBuf::from("/run/tsbox").join(cid)
+    PathBuf::from(crate::guest_dir::CONTAINERS_DIR).join(cid)
 }

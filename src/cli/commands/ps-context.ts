@@ -1,3 +1,4 @@
+import { dirname } from "node:path";
 /**
  * What `tsbox ps` shows of a container: docker's ContainerContext (the
  * fields `--format` templates use, the default columns and their titles)
@@ -5,6 +6,8 @@
  */
 import { ContainerError, UsageError } from "../../errors.js";
 import { treeBytes } from "../../fs-util.js";
+import { writableLayerBytes } from "../../containers/layer-bytes.js";
+import { bundlePaths } from "../../paths.js";
 import type { ContainerInspect } from "../../containers/inspect.js";
 import { networkNames } from "../../containers/inspect-network.js";
 import type { ImageConfig } from "../../image/oci.js";
@@ -131,7 +134,9 @@ export function statusText(c: ContainerInspect, now = Date.now(), unknownExit = 
 /** One row for the template: docker's field names; `Label` is a method. */
 /** docker's SizeRw (what its writable layer holds) and SizeRootFs (that and its image's layers): `ps -s`, `inspect -s`. */
 export async function containerSizes(c: ContainerInspect): Promise<{ rw: number; rootFs: number }> {
-  const rw = await treeBytes(c.GraphDriver.Data.UpperDir ?? "");
+  const upper = c.GraphDriver.Data.UpperDir ?? "";
+  // (the upper dir is the bundle's: its sibling guest-layer/ holds a vm container's)
+  const rw = upper === "" ? 0 : await writableLayerBytes(bundlePaths(dirname(upper)));
   let rootFs = rw;
   for (const dir of (c.GraphDriver.Data.LowerDir ?? "").split(":").filter((d) => d !== "")) rootFs += await treeBytes(dir);
   return { rw, rootFs };

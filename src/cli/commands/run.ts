@@ -43,10 +43,11 @@ async function runForeground(args: string[], request: RunRequest, ctx: CliContex
   // A run handed over leaves its plan for the next one of the same command line (src/cli/run-cache/).
   const recorder = !tty && request.cidfile === undefined && runtime.backend.name === "native" ? runRecorder(args, request, runtime.dataDir, ctx.env) : undefined;
   const pulling = runPullProgress(ctx.stderr, options.image, request.quiet);
-  // Handlers go in before the container starts: a signal that arrives once
-  // it is made, while it is being set up (its output may already be visible),
-  // is held and delivered as soon as there is a container to deliver it to;
-  // Ctrl-C or SIGTERM before that (the pull) ends the run (untilMade).
+  // Handlers go in before the container starts: a signal that arrives while
+  // it is being set up (its output may already be visible) is held and
+  // delivered as soon as there is a container to deliver it to; Ctrl-C or
+  // SIGTERM also aborts the run, which ends it (untilMade) if nothing was made
+  // yet: during the pull, or the vm's guest start before the guest's create.
   let container: Container | undefined;
   const pending: NodeJS.Signals[] = [];
   // docker's third SIGINT/SIGTERM leaves the container to its daemon; this one dies with the CLI, so it is
@@ -60,10 +61,9 @@ async function runForeground(args: string[], request: RunRequest, ctx: CliContex
   for (const signal of FORWARDED) process.on(signal, forward);
   let restore: (() => void) | undefined;
   try {
-    let created = false;
-    container = await untilMade(
-      (signal) =>
-        runtime.run(options, {
+    container = await untilMade((signal) =>
+      runtime
+        .run(options, {
           ...(pulling ? { onPullProgress: pulling.onPullProgress } : {}),
           signal,
           newSession: true,
@@ -71,12 +71,12 @@ async function runForeground(args: string[], request: RunRequest, ctx: CliContex
           handOff: recorder ? { beforeExec: recorder.beforeExec(CLI_HAND_OFF.beforeExec) } : CLI_HAND_OFF,
           ...(recorder ? { [HANDING_OFF]: recorder.handingOff } : {}),
           onCreated: (id) => {
-            created = true;
             pulling?.finish(); // before a hand-off replaces this process
             cidfile.write(id);
           },
-        }),
-      () => created,
+        })
+        // (untilMade may end the process by the signal: no cidfile naming what the abort removed)
+        .catch((err: unknown) => Promise.reject((cidfile.discard(), err))),
     ).finally(() => pulling?.finish());
     for (const signal of pending.splice(0)) void container.kill(signal);
     if (tty) restore = attachTerminal(container, interactive);

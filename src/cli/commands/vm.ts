@@ -63,7 +63,8 @@ export async function vmCommand(args: string[], ctx: CliContext): Promise<number
         const stays = s.idleSeconds === undefined ? "until tsbox vm stop" : `started on demand: stops after ${s.idleSeconds} s with no container`;
         ctx.stdout.write(`vm: running, pid ${s.pid}, since ${s.started} (${s.start}), ${ping === null ? "NOT answering" : `answers in ${ping.toFixed(1)} ms`}; ${stays}${s.hostLoopback ? "; this host's loopback open to its containers (TSBOX_HOST_LOOPBACK=1)" : ""}\n`);
       }
-      return s ? 0 : 1;
+      // A guest that does not answer is no running vm to a script or health check.
+      return s && ping !== null ? 0 : 1;
     }
     case "stop": {
       const s = running();

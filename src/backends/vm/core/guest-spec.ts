@@ -227,10 +227,12 @@ export async function createAndStart(
   cid: string,
   spec: ContainerSpec,
   channels: GuestChannels,
-  hooks: { onWarning?: ((message: string) => void) | undefined; started?: (reply: Record<string, unknown>) => void } = {},
+  hooks: { onWarning?: ((message: string) => void) | undefined; beforeStart?: () => void; started?: (reply: Record<string, unknown>) => void } = {},
   fields: Record<string, unknown> = {},
 ): Promise<number> {
   for (const w of await requestCreate(link, cid, spec, channels, fields)) hooks.onWarning?.(w);
+  // (may throw: the container is then deleted unstarted)
+  hooks.beforeStart?.();
   const reply = await requestStart(link, cid);
   hooks.started?.(reply);
   return pidOf(reply);

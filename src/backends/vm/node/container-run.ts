@@ -9,6 +9,7 @@
 import { createHash } from "node:crypto";
 import { mkdirSync } from "node:fs";
 import type { Readable, Writable } from "node:stream";
+import { abortError } from "../../../abortable.js";
 import { LogWriter } from "../../../containers/log-writer.js";
 import { peerNamespacePaths } from "../../../containers/peer.js";
 import { readState } from "../../../containers/state.js";
@@ -66,6 +67,11 @@ export async function startInGuest(ctx: RunContext, options: StartOptions, cid: 
     removeAttachments(options.bundleDir);
     release();
   };
+  // The last moment a run's abort makes nothing: the exports and ports above may have waited on a busy daemon.
+  if (options.signal?.aborted) {
+    releaseAll();
+    throw abortError(options.signal);
+  }
   // The networks whose records the guest's answer may hold (recordAttachments).
   const asked = options.spec.network?.attach.map((a) => a.name) ?? [];
   const terminal = options.spec.process.terminal;
@@ -77,7 +83,7 @@ export async function startInGuest(ctx: RunContext, options: StartOptions, cid: 
       cid,
       guestSpec,
       io.channels,
-      { onWarning: options.onWarning, started: (reply) => recordAttachments(options.bundleDir, reply.networks, asked, published?.ports ?? []) },
+      { onWarning: options.onWarning, beforeStart: () => options.signal?.throwIfAborted(), started: (reply) => recordAttachments(options.bundleDir, reply.networks, asked, published?.ports ?? []) },
       layer !== undefined ? { layer } : {},
     );
   } catch (err) {

@@ -2,6 +2,7 @@ import { basename, join } from "node:path";
 import { writeFileSync } from "node:fs";
 import { ContainerError, errorMessage, isTsboxError, TsboxError } from "../../../errors.js";
 import { AgentRequestError } from "./agent-link.js";
+import { abortable, abortError } from "../../../abortable.js";
 import type { Backend, BackendCapabilities, ContainerProcess, ContainerStats, CopyHelper, CopyRequest, ExecStartOptions, KernelProcesses, LaunchOptions, ResolvChange, StartOptions } from "../../backend.js";
 import { parseContainerStats } from "../../container-stats.js";
 import { readSpec } from "../../../containers/spec-file.js";
@@ -74,7 +75,7 @@ export class VmBackend implements Backend {
   async start(options: StartOptions): Promise<ContainerProcess> {
     writeFileSync(`${options.bundleDir}/config.json`, JSON.stringify(options.spec));
     const { startInGuest } = await import("./container-run.js");
-    return this.inGuest(async (opened, done) => startInGuest({ link: opened.machine.link, p9: this.exportTable(opened), exportRefs: this.exportRefs, done }, options, basename(options.bundleDir)));
+    return this.inGuest(async (opened, done) => startInGuest({ link: opened.machine.link, p9: this.exportTable(opened), exportRefs: this.exportRefs, done }, options, basename(options.bundleDir)), options.signal);
   }
 
   /** Where a guest's 9p exports are registered: the daemon's table, or our machine's server. */
@@ -258,8 +259,8 @@ export class VmBackend implements Backend {
    * Runs `begin` with the guest held: it hands `done` (idempotent) to the
    * process it starts, which calls it once gone; a failed start releases at once.
    */
-  private async inGuest<T>(begin: (opened: OpenedMachine, done: () => void) => Promise<T>): Promise<T> {
-    const opened = await this.acquire();
+  private async inGuest<T>(begin: (opened: OpenedMachine, done: () => void) => Promise<T>, signal?: AbortSignal): Promise<T> {
+    const opened = await this.acquireUnlessAborted(signal);
     let released = false;
     const done = () => {
       if (released) return;
@@ -270,6 +271,22 @@ export class VmBackend implements Backend {
       return await begin(opened, done);
     } catch (err) {
       done();
+      throw err;
+    }
+  }
+
+  /**
+   * `acquire`, given up when `signal` aborts (a guest's start takes seconds): the start goes on for whoever else
+   * waits for it (a daemon stays up for the next runs), and our hold is released once it is done.
+   */
+  private async acquireUnlessAborted(signal: AbortSignal | undefined): Promise<OpenedMachine> {
+    if (signal?.aborted) throw abortError(signal);
+    const acquiring = this.acquire();
+    if (!signal) return acquiring;
+    try {
+      return await abortable(acquiring, signal);
+    } catch (err) {
+      if (signal.aborted) acquiring.then(() => this.release(), () => {});
       throw err;
     }
   }
