@@ -416,8 +416,13 @@ describe("vm lifecycle", { skip: vmSkip }, () => {
       const written = mb(filler.stdout);
       assert.ok(written > 20 && written < 80, `the filler wrote ${written} MB: the bound (half the guest) less the bystander's 60`);
       assert.equal((await ok(["exec", "bystander", "echo", "alive"])).stdout, "alive\n");
+      // With the bound full, a new container still starts: its /etc files have a tmpfs of their own (before, its
+      // start failed writing them: "writing /run/tsbox/<id>/net/.hosts.tmp: No space left on device").
+      const full = await tsbox(["exec", "bystander", "sh", "-c", "dd if=/dev/zero of=/fill2 bs=1M count=200 2>&1"]);
+      assert.match(full.stdout, /No space left on device/);
+      assert.equal((await ok(["run", "--rm", "busybox", "cat", "/etc/hostname"])).code, 0);
       // The filler's (--rm) layer went with it: its space is there again.
-      await ok(["exec", "bystander", "rm", "/fill"]);
+      await ok(["exec", "bystander", "rm", "/fill", "/fill2"]);
       const again = await ok(["run", "--rm", "busybox", "sh", "-c", fill(90)]);
       assert.equal(mb(again.stdout), 90, again.stdout);
       // The agent is never the guest's OOM victim; a container's processes have their own score.

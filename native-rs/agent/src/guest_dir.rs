@@ -5,7 +5,7 @@
 
 use crate::sys;
 use container::spec::IdMapping;
-use container::sys::consts::{MNT_DETACH, MS_BIND, MS_NODEV};
+use container::sys::consts::{MNT_DETACH, MS_BIND, MS_NODEV, MS_NOEXEC, MS_NOSUID};
 use container::sys::mount;
 use container::syscall::LinuxSyscall;
 use container::Spec;
@@ -93,8 +93,25 @@ pub fn prepare(dir: &Path, spec: &Spec) -> Result<(), String> {
         std::fs::create_dir_all(p).map_err(|e| format!("creating {}: {}", p.display(), e))?;
         let _ = sys::chown(p, uid, gid);
     }
+    // The container's /etc files (its network's `dir`, in here) on a small tmpfs of their own: on the shared
+    // one, a container that filled it made every other container's start, and `network connect`, fail writing
+    // them (ENOSPC). `cleanup`'s detach takes it with the rest.
+    if let Some(net) = spec.network.as_ref().filter(|n| n.dir.starts_with(dir)) {
+        let made = std::fs::create_dir_all(&net.dir).map_err(|e| format!("creating {}: {}", net.dir.display(), e)).and_then(|()| {
+            let opts = format!("mode=0755,uid={},gid={},size={}", uid, gid, NET_FILES_SIZE);
+            mount::mount(Some(Path::new("tmpfs")), &net.dir, Some("tmpfs"), MS_NODEV | MS_NOSUID | MS_NOEXEC, Some(&opts))
+                .map_err(|e| format!("mounting a tmpfs on {}: {}", net.dir.display(), e.description()))
+        });
+        if let Err(m) = made {
+            cleanup(dir);
+            return Err(m);
+        }
+    }
     Ok(())
 }
+
+/// The size of a container's /etc files' tmpfs (hosts, resolv.conf, hostname and their temp copies).
+const NET_FILES_SIZE: &str = "4m";
 
 /// The image's overlay, mounted here by the guest's real root; the container
 /// gets it as a plain root directory (the spec's overlay is taken out):
