@@ -232,7 +232,7 @@ describe("data flags", () => {
     // docker's strconv.ParseUint(v, 8, 32): a leading 0, the sticky bit kept; more than 4 significant digits refused.
     assert.deepEqual(parseMount("type=tmpfs,target=/t,tmpfs-mode=01777"), { type: "tmpfs", target: "/t", mode: 0o1777 });
     assert.deepEqual(parseMount("type=tmpfs,target=/t,tmpfs-mode=0700"), { type: "tmpfs", target: "/t", mode: 0o700 });
-    for (const bad of ["17777", "0x1ff", "8", ""]) assert.throws(() => parseMount(`type=tmpfs,target=/t,tmpfs-mode=${bad}`), /tmpfs-mode must be octal/, bad);
+    for (const bad of ["17777", "0x1ff", "8", ""]) assert.throws(() => parseMount(`type=tmpfs,target=/t,tmpfs-mode=${bad}`), /tmpfs-mode must be an octal mode of at most 07777/, bad);
     assert.throws(() => parseMount("type=bind,target=/c"), /needs a source/);
     assert.throws(() => parseMount("type=tmpfs,target=/t,bind-propagation=shared"), /unexpected key 'bind-propagation'/);
     assert.deepEqual(parseUlimit("nofile=1024:2048"), { name: "nofile", soft: 1024, hard: 2048 });

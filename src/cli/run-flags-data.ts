@@ -143,7 +143,7 @@ export function parseMount(spec: string): MountOption {
       const sizeText = get.get("tmpfs-size");
       const modeText = get.get("tmpfs-mode");
       const size = sizeText === undefined ? undefined : parseRamBytes(sizeText, `tmpfs-size in --mount ${spec}`);
-      if (modeText !== undefined && !OCTAL_MODE.test(modeText)) throw new UsageError(`invalid --mount ${spec}: tmpfs-mode must be octal, e.g. 1777`);
+      if (modeText !== undefined && !OCTAL_MODE.test(modeText)) throw new UsageError(`invalid --mount ${spec}: tmpfs-mode must be an octal mode of at most 07777, e.g. 1777`);
       return {
         type: "tmpfs",
         target,
