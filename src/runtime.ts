@@ -581,10 +581,6 @@ export class Runtime implements ContainerOwner {
   }
 
   /**
-   * A container that never got to run is kept only when it was created and
-   * the user did not ask for removal (as docker keeps it "Created").
-   */
-  /**
    * Rootless native: files given their owners (and a layer's files their
    * capabilities) by root of the user's own namespace (a layer's, a filled
    * volume's: containers/layer-owners.ts); false where this user has no
@@ -606,6 +602,10 @@ export class Runtime implements ContainerOwner {
     warningSink(control.onWarning)(message);
   }
 
+  /**
+   * A container that never got to run is kept only when it was created and
+   * the user did not ask for removal (as docker keeps it "Created").
+   */
   private async failedStart(id: string, state: ContainerState, err: unknown, remove: boolean): Promise<void> {
     if (!remove) {
       await updateState(this.paths.container(id), () => ({ ...failedStartFields(err), creatorPid: null })).catch(() => {});
