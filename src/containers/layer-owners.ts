@@ -25,7 +25,7 @@ import { hasRawBytes, nameBytes } from "../name-bytes.js";
 import { idMappings } from "../spec/id-mappings.js";
 import { isMapped } from "../spec/validate.js";
 import type { LifecycleContext } from "./context.js";
-import { inUserNamespace, setXattrsInUserNamespace } from "./user-namespace.js";
+import { inUserNamespace, setXattrsInUserNamespace, shQuote } from "./user-namespace.js";
 
 /** `sh -c` takes one argument of at most 128 KiB. */
 const SCRIPT_BYTES = 96 * 1024;
@@ -72,7 +72,7 @@ function capabilityRecords(capabilities: LayerCapability[]): Buffer {
 }
 
 /** `./path`, single-quoted for sh (never read as an option). */
-const quote = (path: string) => `'./${path.replace(/'/g, "'\\''")}'`;
+const quote = (path: string) => shQuote(`./${path}`);
 
 /**
  * A name that is not UTF-8 (src/name-bytes.ts) cannot be in the script as

@@ -16,6 +16,9 @@ import { idMappings } from "../spec/id-mappings.js";
 import { spawnCopyHelper } from "../backends/native/copy-helper.js";
 import type { LifecycleContext } from "./context.js";
 
+/** `text` as one word of the `sh` scripts `inUserNamespace` runs: single-quoted. */
+export const shQuote = (text: string): string => `'${text.replace(/'/g, "'\\''")}'`;
+
 export async function inUserNamespace(ctx: LifecycleContext, dir: string, script: string, what: string): Promise<void> {
   await inHelperBundle(dir, async (bundleDir) => {
     const spec = helperSpec(ctx, { path: await ctx.helperRoot(), readonly: true }, ["/bin/sh", "-c", script], [{ destination: "/mnt", type: "bind", source: dir, options: ["rbind", "rw"] }]);

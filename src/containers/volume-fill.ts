@@ -13,7 +13,7 @@ import { mkdtempSync } from "node:fs";
 import { ownTempPrefix } from "../temp-names.js";
 import type { LifecycleContext } from "./context.js";
 import { removeOwnedTree } from "./remove.js";
-import { copyImageTreeInUserNamespace, inUserNamespace } from "./user-namespace.js";
+import { copyImageTreeInUserNamespace, inUserNamespace, shQuote } from "./user-namespace.js";
 import { FILLING_PREFIX } from "./volumes.js";
 
 /** What the image (`layers`) has below `imagePath` (a directory), moved into `dest` (the volume's `_data`). */
@@ -31,9 +31,8 @@ export async function fillInUserNamespace(ctx: LifecycleContext, layers: string[
 }
 
 function moveInScript(from: string, to: string): string {
-  const q = (s: string) => `'${s.replace(/'/g, "'\\''")}'`;
   return [
-    `cd /mnt/${q(from)} || exit 1`,
-    `for e in * .[!.]* ..?*; do [ -e "$e" ] || [ -L "$e" ] || continue; mv -n -T "$e" /mnt/${q(to)}/"$e" || exit 1; done`,
+    `cd /mnt/${shQuote(from)} || exit 1`,
+    `for e in * .[!.]* ..?*; do [ -e "$e" ] || [ -L "$e" ] || continue; mv -n -T "$e" /mnt/${shQuote(to)}/"$e" || exit 1; done`,
   ].join("\n");
 }

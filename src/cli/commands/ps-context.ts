@@ -1,9 +1,9 @@
-import { dirname } from "node:path";
 /**
  * What `tsbox ps` shows of a container: docker's ContainerContext (the
  * fields `--format` templates use, the default columns and their titles)
  * and its filters.
  */
+import { dirname } from "node:path";
 import { ContainerError, UsageError } from "../../errors.js";
 import { treeBytes } from "../../fs-util.js";
 import { writableLayerBytes } from "../../containers/layer-bytes.js";
@@ -131,7 +131,6 @@ export function statusText(c: ContainerInspect, now = Date.now(), unknownExit = 
   return `Exited (${s.ExitCode}) ${since(s.FinishedAt)} ago`;
 }
 
-/** One row for the template: docker's field names; `Label` is a method. */
 /** docker's SizeRw (what its writable layer holds) and SizeRootFs (that and its image's layers): `ps -s`, `inspect -s`. */
 export async function containerSizes(c: ContainerInspect): Promise<{ rw: number; rootFs: number }> {
   const upper = c.GraphDriver.Data.UpperDir ?? "";
@@ -171,6 +170,7 @@ export async function imageNamesStillMeant(entries: PsEntry[], runtime: Runtime)
   return meant;
 }
 
+/** One row for the template: docker's field names; `Label` is a method. */
 export async function containerContext(e: PsEntry, options: { trunc: boolean; size: boolean; namesMeant?: Set<string> }): Promise<object> {
   const c = e.inspect;
   const labels = c.Config.Labels ?? {};
