@@ -16,7 +16,7 @@ import { dirname, join } from "node:path";
 import { gunzipSync, gzipSync } from "node:zlib";
 import { createServer } from "node:http";
 import { freeBadPort } from "./helpers/registry.js";
-import { identities, cleanupIdentities, type Identity } from "./helpers/identities.js";
+import { identities, cleanupIdentities, notAsSingle, type Identity } from "./helpers/identities.js";
 import { type CliResult, cliPath, repoRoot, signalSpawned, tsbox } from "./helpers/cli.js";
 import { snapshot, assertNoLeaks, type Snapshot } from "./helpers/leaks.js";
 import { removeContainersAndVolumes, tsboxExpect } from "./helpers/cli-cases.js";
@@ -439,7 +439,7 @@ for (const who of identities()) {
       await cli(["rmi", "from-arg"]);
     });
 
-    it("takes unchanged steps from the cache, runs again what a changed file touches, and --no-cache runs everything", async () => {
+    it("takes unchanged steps from the cache, runs again what a changed file touches, and --no-cache runs everything", notAsSingle(who), async () => {
       const ctx = context(who, "cached", {
         Dockerfile: "FROM busybox\nARG V=1\nCOPY data.txt /data.txt\nRUN cat /data.txt > /copy.txt\nCMD [\"cat\", \"/copy.txt\"]\n",
         "data.txt": "first",
@@ -644,7 +644,7 @@ for (const who of identities()) {
       }
     });
 
-    it("builds a tar archive on stdin as the context (gzip, xz, bzip2, zstd too, -f inside it), and refuses one that climbs out", async () => {
+    it("builds a tar archive on stdin as the context (gzip, xz, bzip2, zstd too, -f inside it), and refuses one that climbs out", notAsSingle(who), async () => {
       const file = (path: string, text: string) => ({ path, type: "file" as const, mode: 0o644, mtime: 0, data: Buffer.from(text) });
       const tar = new TarWriter();
       tar.add(file("Dockerfile", 'FROM busybox\nCOPY data.txt /data.txt\nCMD ["cat", "/data.txt"]\n'));
@@ -804,7 +804,7 @@ for (const who of identities()) {
       await cli(["rmi", "victim", "onbuild-base"]);
     });
 
-    it("ONBUILD triggers run in a later stage FROM the stage that declares them, as FROM its image would; the child does not inherit them", async () => {
+    it("ONBUILD triggers run in a later stage FROM the stage that declares them, as FROM its image would; the child does not inherit them", notAsSingle(who), async () => {
       // Before: a stage inheriting a stage skipped the triggers and kept them in its config (BuildKit #5490 runs them).
       const ctx = context(who, "onbuild-stage", {
         Dockerfile: [
@@ -840,7 +840,7 @@ for (const who of identities()) {
       await cli(["rmi", "onbuild-stage:final", "onbuild-stage:base", "onbuild-stage:child"]);
     });
 
-    it("a symlink to what .dockerignore leaves out leads nowhere for COPY, its wildcards, RUN --mount=type=bind and a base image's ONBUILD; a linked directory is copied as the rules filter it", async () => {
+    it("a symlink to what .dockerignore leaves out leads nowhere for COPY, its wildcards, RUN --mount=type=bind and a base image's ONBUILD; a linked directory is copied as the rules filter it", notAsSingle(who), async () => {
       const files = {
         ".dockerignore": ".git\nsecrets\n.env\nsrc/secret.txt\n",
         ".git/config": "token\n",
@@ -888,7 +888,7 @@ for (const who of identities()) {
       await cli(["rmi", "filtered", "filter-base", "evil-base"]);
     });
 
-    it("refuses bad Dockerfiles and contexts that reach out, with the line, exit 1, and no container or image left", async () => {
+    it("refuses bad Dockerfiles and contexts that reach out, with the line, exit 1, and no container or image left", notAsSingle(who), async () => {
       const outside = join(who.scratch, "outside-secret");
       writeFileSync(outside, "secret");
       const ctx = context(who, "bad", {
@@ -1067,7 +1067,7 @@ for (const who of identities()) {
       }
     });
 
-    it("a prune while a build step names its image keeps the step's blobs (the build's lease, as a pull's): the build succeeds and no index entry dangles", async () => {
+    it("a prune while a build step names its image keeps the step's blobs (the build's lease, as a pull's): the build succeeds and no index entry dangles", notAsSingle(who), async () => {
       // The test holds the index lock while the first RUN's container runs: the step then writes its blobs and
       // waits to name them, a prune waits beside it, and the lock's release lets either go first. Before, a prune
       // first deleted the blobs, the step's cache entry dangled and the next step failed with a raw "blob … is
@@ -1099,7 +1099,7 @@ for (const who of identities()) {
       }
     });
 
-    it("a prune while a build goes on from cached steps keeps their blobs: the build's lease covers what it reuses", async () => {
+    it("a prune while a build goes on from cached steps keeps their blobs: the build's lease covers what it reuses", notAsSingle(who), async () => {
       // The cached steps' image is unnamed and its blobs old: the lease, which spares what was written since it was
       // taken, did not cover them, and a prune between the cache lookup and the naming deleted them (the build
       // named an image whose layers were gone). The test holds the index lock before the build: the lookup (under

@@ -10,7 +10,7 @@ import { execFileSync } from "node:child_process";
 import { existsSync, writeFileSync, chownSync, mkdirSync, readFileSync, rmSync, symlinkSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { join } from "node:path";
-import { identities, cleanupIdentities } from "./helpers/identities.js";
+import { identities, cleanupIdentities, notAsSingle } from "./helpers/identities.js";
 import { cliPath, signalSpawned, tsbox, type CliResult } from "./helpers/cli.js";
 import { TestNetns } from "./helpers/netns.js";
 import { snapshot, assertNoLeaks, type Snapshot } from "./helpers/leaks.js";
@@ -44,7 +44,7 @@ for (const who of identities()) {
       throw new Error(`${name} did not start`);
     }
 
-    it("ps shows docker's columns and statuses; -a, -q, -n, -l, --no-trunc, filters", async () => {
+    it("ps shows docker's columns and statuses; -a, -q, -n, -l, --no-trunc, filters", notAsSingle(who), async () => {
       await cli(["run", "--name", "done0", "-l", "tier=web", "busybox", "true"]);
       await cli(["run", "--name", "done3", "busybox", "sh", "-c", "exit 3"], 3);
       // Long enough for a loaded machine (at 30 s it had exited, once, before the checks that need it running).
@@ -133,7 +133,7 @@ for (const who of identities()) {
       await running.done;
     });
 
-    it("inspect uses docker's field names for containers and images", async () => {
+    it("inspect uses docker's field names for containers and images", notAsSingle(who), async () => {
       const envFile = join(who.scratch, "env.list");
       const labelFile = join(who.scratch, "labels.list");
       writeFileSync(envFile, "# comment\nFROM_FILE=1\n\nOTHER=two words\n");
@@ -269,7 +269,7 @@ for (const who of identities()) {
       assert.equal((await cli(["diff", "inited"])).stdout, "", "nothing of the init reaches the writable layer");
     });
 
-    it("--ulimit and --label errors are clear", async () => {
+    it("--ulimit and --label errors are clear", notAsSingle(who), async () => {
       const bad = await tsbox(who, ["run", "--rm", "--ulimit", "nofiles=1", "busybox", "true"]);
       assert.equal(bad.code, 125);
       assert.match(bad.stderr, /^tsbox: invalid ulimit "nofiles": expected one of /);
@@ -428,7 +428,7 @@ for (const who of identities()) {
       }
     });
 
-    it("networks created at once by several processes get distinct subnets, and a name only once", async () => {
+    it("networks created at once by several processes get distinct subnets, and a name only once", notAsSingle(who), async () => {
       const tag = Math.random().toString(16).slice(2, 8);
       const names = [0, 1, 2, 3, 4, 5].map((i) => `par-${tag}-${i}`);
       // Root's bridges in a namespace of the test's own: the machine's is other test files' to check for leaks.
@@ -474,7 +474,7 @@ for (const who of identities()) {
       }
     });
 
-    it("docker's --group-add, --expose and --log-driver", async () => {
+    it("docker's --group-add, --expose and --log-driver", notAsSingle(who), async () => {
       // A single-id user's container cannot set groups (setgroups is denied there): it says so.
       const groups = await tsbox(who, ["run", "--rm", "--group-add", "10", "--group-add", "root", ...(who.name === "single" ? [] : ["-u", "1000"]), "busybox", "id", "-G"]);
       if (who.name === "single") assert.match(groups.stderr, /^tsbox: --group-add needs a user namespace that may set groups, which one mapped id cannot \(rootless without an \/etc\/subuid range/);
@@ -506,7 +506,7 @@ for (const who of identities()) {
       assert.match((await tsbox(who, ["run", "--rm", "--log-driver", "syslog", "busybox", "true"])).stderr, /^tsbox: unsupported --log-driver syslog: tsbox keeps docker's json-file log/);
     });
 
-    it("--cidfile gets the id (a file already there is refused), --pull never does not pull, load of a missing file says so", async () => {
+    it("--cidfile gets the id (a file already there is refused), --pull never does not pull, load of a missing file says so", notAsSingle(who), async () => {
       const cid = join(who.scratch, `cid-${Math.random().toString(16).slice(2)}`);
       const first = await tsbox(who, ["run", "--rm", "--cidfile", cid, "busybox", "true"]);
       assert.equal(first.code, 0, first.stderr);

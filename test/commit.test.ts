@@ -14,7 +14,7 @@ import { PassThrough } from "node:stream";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { gunzipSync, gzipSync } from "node:zlib";
-import { identities, cleanupIdentities, type Identity } from "./helpers/identities.js";
+import { identities, cleanupIdentities, notAsSingle, type Identity } from "./helpers/identities.js";
 import { removeStaticTools, staticToolDir } from "./helpers/static-tool.js";
 import { holdLock } from "./helpers/hold-lock.js";
 import { readTar } from "../src/image/tar.js";
@@ -350,7 +350,7 @@ for (const who of identities()) {
       }
     });
 
-    it("Ctrl-C or SIGTERM of commit and import removes the layer's temp blob and stores no image", async () => {
+    it("Ctrl-C or SIGTERM of commit and import removes the layer's temp blob and stores no image", notAsSingle(who), async () => {
       await cli(["run", "--name", "cbig", "busybox", "sh", "-c", "head -c 60000000 /dev/urandom > /big"]);
       await cli(["export", "-o", out("cbig.tar"), "cbig"]);
       // Before: Node's default action ended them inside the blob write, leaving .blob-<pid>-….tmp until a prune.
@@ -582,7 +582,7 @@ for (const who of identities()) {
       await cli(["rmi", "priv:1"]);
     });
 
-    it("cp out of a running container that swaps a file for a FIFO or a link to /dev/tty ends, reading neither", async () => {
+    it("cp out of a running container that swaps a file for a FIFO or a link to /dev/tty ends, reading neither", notAsSingle(who), async () => {
       const racer = out("swap-racer");
       execFileSync("gcc", ["-static", "-O2", "-o", racer, fileURLToPath(new URL("fixtures/swap-racer.c", import.meta.url))]);
       chownSync(racer, who.uid, who.gid);
@@ -700,7 +700,7 @@ for (const who of identities()) {
       assert.equal(listed.stdout, "second\n300000\n", listed.stderr);
     });
 
-    it("cp and start at once: the file lands and the container starts, whichever comes first", async () => {
+    it("cp and start at once: the file lands and the container starts, whichever comes first", notAsSingle(who), async () => {
       // Before: the copy's view of the stopped container and the start each mounted its overlay, so the file was lost
       // (4 of 12 rounds) or one of them failed ("mounting overlay on …/rootfs: No such file or directory", "bind-mounting
       // …/net/hosts … changed after it was checked": the start rewrites it).
@@ -716,7 +716,7 @@ for (const who of identities()) {
       }
     });
 
-    it("Ctrl-C or SIGTERM of cp (the terminal signals the process group, a process manager the CLI alone) keeps the file it was to replace and leaves no temp, either way", async () => {
+    it("Ctrl-C or SIGTERM of cp (the terminal signals the process group, a process manager the CLI alone) keeps the file it was to replace and leaves no temp, either way", notAsSingle(who), async () => {
       // Random bytes: zeros would become holes, written at once.
       await cli(["run", "-d", "--name", "cpint", "busybox", "sh", "-c", "head -c 150000000 /dev/urandom > /big && echo old > /old && sleep 600"]);
       for (let i = 0; i < 400 && (await tsbox(who, ["exec", "cpint", "test", "-e", "/old"])).code !== 0; i++) await sleep(50);

@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { chmodSync, chownSync, existsSync, lchownSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { execFileSync } from "node:child_process";
 import { dirname, join } from "node:path";
-import { identities, cleanupIdentities } from "./helpers/identities.js";
+import { identities, cleanupIdentities, notAsSingle } from "./helpers/identities.js";
 import { tsbox, type CliResult } from "./helpers/cli.js";
 import { snapshot, assertNoLeaks, type Snapshot } from "./helpers/leaks.js";
 import { TestNetns } from "./helpers/netns.js";
@@ -105,7 +105,7 @@ for (const who of identities()) {
       oneLine(await tsbox(who, ["tag", "busybox", `busybox:${"t".repeat(129)}`]), 1, /bad tag/);
     });
 
-    it("tag refuses a digest as the new name", async () => {
+    it("tag refuses a digest as the new name", notAsSingle(who), async () => {
       // It stored `repo@sha256:0…` for busybox, a digest busybox does not have, and that name then resolved to it.
       const digest = `sha256:${"0".repeat(64)}`;
       for (const target of [`names-tag/y@${digest}`, `names-tag/y:t@${digest}`]) {
@@ -131,7 +131,7 @@ for (const who of identities()) {
       rmSync(dir, { recursive: true });
     });
 
-    it("bad flag", async () => {
+    it("bad flag", notAsSingle(who), async () => {
       oneLine(await tsbox(who, ["run", "--frobnicate", "busybox", "true"]), 125, /unknown flag: --frobnicate/);
       // A docker flag tsbox has not: what to do instead.
       oneLine(await tsbox(who, ["run", "--link", "db:db", "busybox", "true"]), 125, /^tsbox: unknown flag: --link: docker's legacy links are not in tsbox: put the containers on a network of your own .*--network-alias$/);
@@ -151,7 +151,7 @@ for (const who of identities()) {
       oneLine(await tsbox(who, ["run", "-e"]), 125, /-e.*(needs|requires) a value/i);
     });
 
-    it("boolean flags take strconv.ParseBool's forms (--rm=1, -t=0, --init=T), as docker's pflag; others are a usage error", async () => {
+    it("boolean flags take strconv.ParseBool's forms (--rm=1, -t=0, --init=T), as docker's pflag; others are a usage error", notAsSingle(who), async () => {
       const ran = await tsbox(who, ["run", "--rm=1", "-t=0", "--init=T", "--detach=False", "--name", "pb-gone", "busybox", "echo", "ran"]);
       assert.deepEqual([ran.code, ran.stdout], [0, "ran\n"], ran.stderr);
       const kept = await tsbox(who, ["run", "--rm=f", "--name", "pb-kept", "busybox", "true"]);
@@ -162,7 +162,7 @@ for (const who of identities()) {
       oneLine(await tsbox(who, ["run", "--rm=yes", "busybox", "true"]), 125, /^tsbox: invalid value "yes" for flag --rm: expected true or false/);
     });
 
-    it("no such container: exit 1 from every verb but run and create (125), as docker-cli", async () => {
+    it("no such container: exit 1 from every verb but run and create (125), as docker-cli", notAsSingle(who), async () => {
       const nope = "no-such-container-here";
       const verbs: string[][] = [
         ["start", nope], ["stop", nope], ["restart", nope], ["kill", nope], ["pause", nope], ["unpause", nope], ["wait", nope],
@@ -178,7 +178,7 @@ for (const who of identities()) {
       oneLine(await tsbox(who, ["container", "run", "--rm", "--network", `container:${nope}`, "busybox", "true"]), 125, new RegExp(nope));
     });
 
-    it("rm -f, rmi -f and network rm -f of what does not exist: exit 0, as docker-cli (a script's cleanup under set -e)", async () => {
+    it("rm -f, rmi -f and network rm -f of what does not exist: exit 0, as docker-cli (a script's cleanup under set -e)", notAsSingle(who), async () => {
       const nope = "no-such-thing-here";
       const rm = await tsbox(who, ["rm", "-f", nope]);
       assert.deepEqual([rm.code, rm.stdout, rm.stderr], [0, "", `tsbox: no such container: ${nope}\n`]);
@@ -205,7 +205,7 @@ for (const who of identities()) {
       assert.deepEqual([mixed.code, mixed.stdout], [0, "rmf-ctr\n"], mixed.stderr);
     });
 
-    it("-it without a terminal on stdin: docker's refusal, exit 1 (-t alone runs)", async () => {
+    it("-it without a terminal on stdin: docker's refusal, exit 1 (-t alone runs)", notAsSingle(who), async () => {
       oneLine(await tsbox(who, ["run", "-it", "--rm", "busybox", "true"]), 1, /the input device is not a TTY/);
       const ttyOnly = await tsbox(who, ["run", "-t", "--rm", "busybox", "echo", "ran"]);
       assert.equal(ttyOnly.code, 0, ttyOnly.stderr);

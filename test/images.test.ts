@@ -15,7 +15,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as zlib from "node:zlib";
 import { gzipSync } from "node:zlib";
-import { identities, cleanupIdentities, freshStore, type Identity } from "./helpers/identities.js";
+import { identities, cleanupIdentities, freshStore, notAsSingle, type Identity } from "./helpers/identities.js";
 import { cliPath, signalSpawned, tsbox, type CliResult } from "./helpers/cli.js";
 import { snapshot, assertNoLeaks, type Snapshot } from "./helpers/leaks.js";
 import { FullDisk } from "./helpers/full-disk.js";
@@ -314,7 +314,7 @@ for (const who of identities()) {
       for (const f of [saved, swapped, evil, good]) rmSync(f);
     });
 
-    it("save REPO saves every tag of the repository, and an image of several names is one manifest.json entry (skopeo reads it)", async () => {
+    it("save REPO saves every tag of the repository, and an image of several names is one manifest.json entry (skopeo reads it)", notAsSingle(who), async () => {
       const env = freshStore(who);
       ok(await tsbox(who, ["run", "--name", "c", "busybox", "true"], { env }));
       ok(await tsbox(who, ["commit", "c", "app:2.0"], { env }));
@@ -344,7 +344,7 @@ for (const who of identities()) {
       rmSync(two);
     });
 
-    it("loads archives compressed with xz, bzip2 or zstd, from a file and from stdin, as docker's load; a missing tool is named", async () => {
+    it("loads archives compressed with xz, bzip2 or zstd, from a file and from stdin, as docker's load; a missing tool is named", notAsSingle(who), async () => {
       const env = freshStore(who);
       const plain = join(who.scratch, "bb-plain.tar");
       ok(await tsbox(who, ["save", "-o", plain, "busybox"], { env }));
@@ -517,7 +517,7 @@ for (const who of identities()) {
       rmSync(src, { recursive: true, force: true });
     });
 
-    it("Ctrl-C while load copies the archive's blobs into the store exits 130 and loads nothing", async () => {
+    it("Ctrl-C while load copies the archive's blobs into the store exits 130 and loads nothing", notAsSingle(who), async () => {
       const env = freshStore(who);
       // Two big layers: the interrupt lands while one of them is copied, well before the name is published.
       const archive = await bigLayersArchive(who, env, 2);
@@ -538,7 +538,7 @@ for (const who of identities()) {
       rmSync(archive);
     });
 
-    it("run racing system prune -a says the image was removed, not that the store lacks a blob", async () => {
+    it("run racing system prune -a says the image was removed, not that the store lacks a blob", notAsSingle(who), async () => {
       const env = freshStore(who);
       // Three big layers, loaded: the prune lands while the run unpacks the first of them.
       const archive = await bigLayersArchive(who, env, 3);
@@ -557,7 +557,7 @@ for (const who of identities()) {
       oneLineError(await run, /^tsbox: (the image was removed while its layers were being unpacked \(layer blob sha256:[0-9a-f]{64} is gone\): pull or load it again|image big:3 was removed while the container was being created)/);
     });
 
-    it("image prune -a keeps a name of two platforms while a container uses one of them, and reports each image it deletes", async () => {
+    it("image prune -a keeps a name of two platforms while a container uses one of them, and reports each image it deletes", notAsSingle(who), async () => {
       const env = freshStore(who);
       // busybox of both platforms under one name (the vm backend's and the native one's, one store): an OCI index entry.
       for (const platform of ["linux/amd64", "linux/386"]) ok(await tsbox(who, ["image", "inspect", "--platform", platform, "busybox"], { env }));
@@ -589,7 +589,7 @@ for (const who of identities()) {
       assert.equal((await tsbox(who, ["images", "-q"], { env })).stdout, "");
     });
 
-    it("a save in progress keeps its image's blobs through image prune -a and rmi: the archive is whole", async () => {
+    it("a save in progress keeps its image's blobs through image prune -a and rmi: the archive is whole", notAsSingle(who), async () => {
       const env = freshStore(who);
       const data = env.TSBOX_DATA_DIR!;
       ok(await tsbox(who, ["run", "--name", "src", "busybox", "sh", "-c", "echo kept > /kept"], { env }));
@@ -630,7 +630,7 @@ for (const who of identities()) {
       rmSync(dir, { recursive: true, force: true });
     });
 
-    it("save -o and export -o write into a device or FIFO as it is, and through a symlink: never replace it", async () => {
+    it("save -o and export -o write into a device or FIFO as it is, and through a symlink: never replace it", notAsSingle(who), async () => {
       const env = freshStore(who);
       const dir = join(who.scratch, `out-${Math.random().toString(16).slice(2)}`);
       mkdirSync(dir);

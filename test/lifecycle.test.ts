@@ -13,7 +13,7 @@ import { chownSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync
 import { join } from "node:path";
 import { constants as osConstants, release } from "node:os";
 import { fileURLToPath } from "node:url";
-import { identities, cleanupIdentities, type Identity } from "./helpers/identities.js";
+import { identities, cleanupIdentities, notAsSingle, type Identity } from "./helpers/identities.js";
 import { tsbox, cliPath, identityEnv, repoRoot, signalSpawned } from "./helpers/cli.js";
 import { snapshot, assertNoLeaks, removersDone, strayProcesses, type Snapshot } from "./helpers/leaks.js";
 import { until } from "./helpers/until.js";
@@ -125,7 +125,7 @@ for (const who of identities()) {
       await ok(who, ["rm", "ticker"]);
     });
 
-    it("logs joins a line written in parts (docker's json-file): one time per line with -t, --tail counts lines, a last part without its newline is shown", async () => {
+    it("logs joins a line written in parts (docker's json-file): one time per line with -t, --tail counts lines, a last part without its newline is shown", notAsSingle(who), async () => {
       // Before, each write was an entry of its own: `printf a; echo b` (Python's unbuffered print too) gave
       // "<time> a<time> b" with -t, and --tail 1 only "b".
       const script = "printf a; sleep 0.3; echo b; printf c >&2; sleep 0.3; echo d >&2; sleep 0.3; printf prompt";
@@ -144,7 +144,7 @@ for (const who of identities()) {
       }
     });
 
-    it("logs without -f is what the log holds when asked, however fast the container writes (docker's snapshot)", async () => {
+    it("logs without -f is what the log holds when asked, however fast the container writes (docker's snapshot)", notAsSingle(who), async () => {
       await ok(who, ["run", "-d", "--name", "firehose", "--log-opt", "max-size=256k", "--log-opt", "max-file=2", "busybox", "yes"]);
       try {
         while ((await ok(who, ["logs", "--tail", "1", "firehose"])).stdout === "") await new Promise((r) => setTimeout(r, 50));
@@ -168,7 +168,7 @@ for (const who of identities()) {
       assert.equal((await ok(who, ["ps", "-a", "-q"])).stdout, "");
     });
 
-    it("a foreground run keeps its output for logs, as docker does (stdout and stderr apart); --rm keeps none", async () => {
+    it("a foreground run keeps its output for logs, as docker does (stdout and stderr apart); --rm keeps none", notAsSingle(who), async () => {
       const r = await tsbox(who, ["run", "--name", "fg-logged", "busybox", "sh", "-c", "echo out; echo err >&2; printf partial; exit 3"]);
       assert.equal(r.code, 3);
       assert.equal(r.stdout, "out\npartial", "the output still reaches the caller as it was");
@@ -191,7 +191,7 @@ for (const who of identities()) {
       assert.deepEqual(readdirSync(join(who.dataDir, "containers")), [], "a --rm run leaves no log behind");
     });
 
-    it("--log-opt: one burst of short lines still rotates by the line, so no file passes max-size; inspect shows the options", async () => {
+    it("--log-opt: one burst of short lines still rotates by the line, so no file passes max-size; inspect shows the options", notAsSingle(who), async () => {
       const id = (await ok(who, ["run", "-d", "--name", "chatty", "--log-opt", "max-size=10k", "--log-opt", "max-file=2", "busybox", "sh", "-c", "yes a | head -c 60000"])).stdout.trim();
       assert.equal((await ok(who, ["wait", "chatty"])).stdout, "0\n");
       const dir = join(who.dataDir, "containers", id);
@@ -205,7 +205,7 @@ for (const who of identities()) {
       await ok(who, ["rm", "chatty"]);
     });
 
-    it("--log-driver none keeps no log (docker's none driver): attach still sees the output, logs says the driver cannot be read", async () => {
+    it("--log-driver none keeps no log (docker's none driver): attach still sees the output, logs says the driver cannot be read", notAsSingle(who), async () => {
       const noLogFiles = (id: string) => readdirSync(join(who.dataDir, "containers", id)).filter((n) => n.startsWith("container.log"));
       // Under a monitor: an attached client gets the output live; nothing is written.
       const id = (await ok(who, ["run", "-d", "--name", "quiet", "--log-driver", "none", "--log-opt", "max-size=1m", "--log-opt", "tag=web", "busybox", "sh", "-c", "sleep 1; echo out; echo err >&2; sleep 1"])).stdout.trim();
@@ -230,7 +230,7 @@ for (const who of identities()) {
       await ok(who, ["rm", "quiet", "quiet-fg"]);
     });
 
-    it("--rm containers: stop succeeds though the record goes, restart keeps a detached one and runs it again", async () => {
+    it("--rm containers: stop succeeds though the record goes, restart keeps a detached one and runs it again", notAsSingle(who), async () => {
       await ok(who, ["run", "-d", "--rm", "--name", "brief", "busybox", "sh", "-c", "echo started; exec sleep 100"]);
       assert.equal((await ok(who, ["restart", "-t", "1", "brief"])).stdout, "brief\n");
       await until("the second run's output", async () => (await ok(who, ["logs", "brief"])).stdout === "started\nstarted\n");
@@ -339,7 +339,7 @@ for (const who of identities()) {
       assert.equal(gone.stderr, "tsbox: no such container: box\n");
     });
 
-    it("stop sends the stop signal, then SIGKILL after -t; --stop-signal and --stop-timeout are the container's own", async () => {
+    it("stop sends the stop signal, then SIGKILL after -t; --stop-signal and --stop-timeout are the container's own", notAsSingle(who), async () => {
       await ok(who, ["run", "-d", "--name", "stubborn", "busybox", "sh", "-c", 'trap "echo got-term" TERM; echo ready; while :; do sleep 0.1; done']);
       await until("ready", async () => (await tsbox(who, ["logs", "stubborn"])).stdout.includes("ready"));
       const t0 = Date.now();
@@ -360,7 +360,7 @@ for (const who of identities()) {
       await ok(who, ["rm", "stubborn", "polite"]);
     });
 
-    it("stop and kill of a container whose monitor never answers (stopped) end it by the monitor's end, not wait for ever", async () => {
+    it("stop and kill of a container whose monitor never answers (stopped) end it by the monitor's end, not wait for ever", notAsSingle(who), async () => {
       await ok(who, ["run", "-d", "--name", "wedged", "busybox", "sleep", "1000"]);
       await ok(who, ["run", "-d", "--name", "wedged-kill", "busybox", "sleep", "1000"]);
       const monitors = ["wedged", "wedged-kill"].map((n) => state(who, n).monitorPid as number);
@@ -384,7 +384,7 @@ for (const who of identities()) {
       await ok(who, ["rm", "-f", "wedged", "wedged-kill"]);
     });
 
-    it("stop of ten containers ignoring SIGTERM signals them all at once (docker's parallelOperation), not eight and then the rest", async () => {
+    it("stop of ten containers ignoring SIGTERM signals them all at once (docker's parallelOperation), not eight and then the rest", notAsSingle(who), async () => {
       const names = Array.from({ length: 10 }, (_, i) => `many-stop-${i}`);
       for (const name of names) await ok(who, ["run", "-d", "--name", name, "busybox", "sh", "-c", 'trap "echo got-term" TERM; echo ready; while :; do sleep 0.1; done']);
       await until("all ready", async () => (await Promise.all(names.map(async (n) => (await tsbox(who, ["logs", n])).stdout))).every((l) => l.includes("ready")), 60_000);
@@ -397,7 +397,7 @@ for (const who of identities()) {
       await ok(who, ["rm", ...names]);
     });
 
-    it("Ctrl-C or SIGTERM of stop finishes the stop first (a foreground container still gets its SIGKILL); the third leaves", async () => {
+    it("Ctrl-C or SIGTERM of stop finishes the stop first (a foreground container still gets its SIGKILL); the third leaves", notAsSingle(who), async () => {
       // A foreground container's escalation is the stop CLI's own: before, Ctrl-C cancelled it between the stop
       // signal and the SIGKILL, and the container ran on for good.
       const fg = tsbox(who, ["run", "--name", "fg-stop", "busybox", "sh", "-c", 'trap "echo got-term" TERM; echo ready; while :; do sleep 0.1; done'], { timeoutMs: 60_000 });
@@ -457,7 +457,7 @@ for (const who of identities()) {
       await ok(who, ["rm", "-f", "forever", "timed"]);
     });
 
-    it("the third Ctrl-C or SIGTERM ends an attached CLI whose container ignores them (docker-cli's forcefully exiting)", async () => {
+    it("the third Ctrl-C or SIGTERM ends an attached CLI whose container ignores them (docker-cli's forcefully exiting)", notAsSingle(who), async () => {
       const deaf = ["busybox", "sh", "-c", "trap '' INT TERM; touch /tmp/deaf; while :; do sleep 0.2; done"];
       const thrice = async (args: string[], ready: (pid: number) => Promise<boolean>, signal: NodeJS.Signals = "SIGINT") => {
         let pid = 0;
@@ -487,7 +487,7 @@ for (const who of identities()) {
       await ok(who, ["rm", "-f", "deaf-t", "deaf-d"]);
     });
 
-    it("stop acts on all the containers named at once (docker's parallel stop), printing them in the order given", async () => {
+    it("stop acts on all the containers named at once (docker's parallel stop), printing them in the order given", notAsSingle(who), async () => {
       // Each takes SIGTERM, then holds on until told: a stop one at a time would leave the others without it.
       const names = ["slow-a", "slow-b", "slow-c"];
       for (const n of names) {
@@ -503,7 +503,7 @@ for (const who of identities()) {
       await ok(who, ["rm", ...names]);
     });
 
-    it("restart policies: on-failure:N counts N restarts; always keeps it up until stopped", async () => {
+    it("restart policies: on-failure:N counts N restarts; always keeps it up until stopped", notAsSingle(who), async () => {
       await ok(who, ["run", "-d", "--name", "flaky", "--restart", "on-failure:2", "busybox", "sh", "-c", "echo run; exit 3"]);
       await until("the last restart", () => state(who, "flaky").status === "exited" && state(who, "flaky").restartCount === 2);
       assert.equal(state(who, "flaky").exitCode, 3);
@@ -539,7 +539,7 @@ for (const who of identities()) {
       assert.equal(bad.stderr, 'tsbox: invalid restart policy "sometimes": use no, always, unless-stopped or on-failure[:max-retries]\n');
     });
 
-    it("update --restart: the running container's monitor applies the new policy; a --rm container takes none", async () => {
+    it("update --restart: the running container's monitor applies the new policy; a --rm container takes none", notAsSingle(who), async () => {
       // Fails once /tmp/go exists (it stays in the container's layer across restarts); a moment later, so the exec'd
       // `touch` that made it has exited before the container's init does (its end SIGKILLs what is left: exit 137).
       await ok(who, ["run", "-d", "--name", "later", "busybox", "sh", "-c", "until [ -e /tmp/go ]; do sleep 0.05; done; sleep 0.3; echo run; exit 4"]);
@@ -580,7 +580,7 @@ for (const who of identities()) {
       await fg;
     });
 
-    it("a container made by a tsbox whose inspect.json said RestartPolicy no shows its policy (state.json's), in inspect and ps's filter", async () => {
+    it("a container made by a tsbox whose inspect.json said RestartPolicy no shows its policy (state.json's), in inspect and ps's filter", notAsSingle(who), async () => {
       await ok(who, ["create", "--name", "oldpolicy", "--restart", "unless-stopped", "busybox", "true"]);
       const id = state(who, "oldpolicy").id as string;
       // What tsbox before bc21af6 wrote for every container, whatever its --restart.
@@ -592,7 +592,7 @@ for (const who of identities()) {
       await ok(who, ["rm", "oldpolicy"]);
     });
 
-    it("health checks: --health-* and the image's HEALTHCHECK run by the monitor; ps, inspect and the health filter show them", async () => {
+    it("health checks: --health-* and the image's HEALTHCHECK run by the monitor; ps, inspect and the health filter show them", notAsSingle(who), async () => {
       const health = async (ref: string) => JSON.parse((await ok(who, ["inspect", "-f", "{{json .State.Health}}", ref])).stdout);
       // Healthy once /tmp/ok exists; after two failures in a row unhealthy; the probe's output is kept.
       await ok(who, ["run", "-d", "--name", "hc", "--health-cmd", "echo probe-out; test -e /tmp/ok", "--health-interval", "200ms", "--health-retries", "2", "busybox", "sleep", "60"]);
@@ -639,7 +639,7 @@ for (const who of identities()) {
       assert.equal((await tsbox(who, ["run", "--rm", "--no-healthcheck", "--health-cmd", "true", "busybox", "true"])).code, 125);
     });
 
-    it("create, start -a, attach, rename, kill, wait", async () => {
+    it("create, start -a, attach, rename, kill, wait", notAsSingle(who), async () => {
       const created = await ok(who, ["create", "--name", "later", "busybox", "sh", "-c", "echo hi; echo err >&2; exit 4"]);
       assert.match(created.stdout, /^[0-9a-f]{64}\n$/);
       assert.match((await ok(who, ["ps", "-a"])).stdout, /Created .* later/);
@@ -681,7 +681,7 @@ for (const who of identities()) {
       await ok(who, ["rm", "renamed", "talker1", "talker2", "talker3", "target"]);
     });
 
-    it("attach to a terminal: ctrl-p ctrl-q (or --detach-keys) leaves it running, and a later attach finds it as it was", async () => {
+    it("attach to a terminal: ctrl-p ctrl-q (or --detach-keys) leaves it running, and a later attach finds it as it was", notAsSingle(who), async () => {
       await ok(who, ["run", "-dit", "--name", "shell", "busybox", "sh"]);
       // A terminal for the CLI (script), typed into slowly: the keys reach it once it is in raw mode.
       const typed = (keys: string[], args: string[] = []) =>
@@ -717,7 +717,7 @@ for (const who of identities()) {
       await ok(who, ["rm", "shell"]);
     });
 
-    it("run -it detaches with ctrl-p ctrl-q, -a picks the streams (the log keeps all), --sig-proxy=false leaves Ctrl-C to the CLI", async () => {
+    it("run -it detaches with ctrl-p ctrl-q, -a picks the streams (the log keeps all), --sig-proxy=false leaves Ctrl-C to the CLI", notAsSingle(who), async () => {
       const typed = (keys: string[], args: string[]) =>
         tsbox(who, [], {
           argv: ["sh", "-c", `(sleep 1.5; ${keys.map((k) => `printf '${k}'`).join("; sleep 0.5; ")}; sleep 1) | script -qec '"${process.execPath}" "${cliPath}" run ${args.join(" ")}' /dev/null`],
@@ -758,7 +758,7 @@ for (const who of identities()) {
       await ok(who, ["rm", "picked", "kept"]);
     });
 
-    it("a closed terminal or a closed pipe ends an attached CLI quietly (run -t, exec, logs | head)", async () => {
+    it("a closed terminal or a closed pipe ends an attached CLI quietly (run -t, exec, logs | head)", notAsSingle(who), async () => {
       // The terminal of a `run -t` closed: the container gets the hangup (its trap ends it with 3), the CLI
       // ends by SIGHUP, nothing on stderr. Before: an unhandled `write EIO`, then Node's ResetStdio assertion.
       const errFile = join(who.scratch, "hangup.err");
@@ -785,7 +785,7 @@ for (const who of identities()) {
       await ok(who, ["rm", "-f", "hung", "piped"]);
     });
 
-    it("run -it, attach and start -ai killed from elsewhere (SIGTERM, SIGINT, SIGHUP) leave the user's terminal as they found it", async () => {
+    it("run -it, attach and start -ai killed from elsewhere (SIGTERM, SIGINT, SIGHUP) leave the user's terminal as they found it", notAsSingle(who), async () => {
       // Before: run -it died of the signal with the terminal raw (no echo, no line editing): its pull's
       // signal listeners, added and removed, had taken Node's handler that restores it.
       const killed = async (signal: NodeJS.Signals, args: string[]) => {
@@ -877,7 +877,7 @@ for (const who of identities()) {
       await ok(who, ["rm", "fg-rm"]);
     });
 
-    it("a healthy container whose monitor was SIGKILLed (a reboot, the OOM killer) is unhealthy: inspect, ps --filter health, waitForHealthy", async () => {
+    it("a healthy container whose monitor was SIGKILLed (a reboot, the OOM killer) is unhealthy: inspect, ps --filter health, waitForHealthy", notAsSingle(who), async () => {
       await ok(who, ["run", "-d", "--name", "hk", "--health-cmd", "true", "--health-interval", "200ms", "busybox", "sleep", "600"]);
       await until("healthy", async () => (await ok(who, ["inspect", "-f", "{{.State.Health.Status}}", "hk"])).stdout === "healthy\n");
       const s = state(who, "hk");
@@ -891,7 +891,7 @@ for (const who of identities()) {
       await ok(who, ["rm", "hk"]);
     });
 
-    it("after a reboot (monitors SIGKILLed): start --all --filter restart-policy= brings back always and unless-stopped ones, not one the user stopped", async () => {
+    it("after a reboot (monitors SIGKILLed): start --all --filter restart-policy= brings back always and unless-stopped ones, not one the user stopped", notAsSingle(who), async () => {
       const names = ["pa", "pu", "pu-stopped", "pn"];
       const policies = ["always", "unless-stopped", "unless-stopped", "no"];
       for (const [i, name] of names.entries()) await ok(who, ["run", "-d", "--name", name, "--restart", policies[i]!, "busybox", "sleep", "600"]);
@@ -912,7 +912,7 @@ for (const who of identities()) {
       await ok(who, ["rm", "-f", ...names]);
     });
 
-    it("two CLIs racing on one name: one wins, the other gets one clear error; racing starts run it once", async () => {
+    it("two CLIs racing on one name: one wins, the other gets one clear error; racing starts run it once", notAsSingle(who), async () => {
       const [a, b] = await Promise.all([0, 1].map(() => tsbox(who, ["run", "-d", "--name", "race", "busybox", "sleep", "60"])));
       const codes = [a!.code, b!.code].sort();
       assert.deepEqual(codes, [0, 125]);
@@ -930,7 +930,7 @@ for (const who of identities()) {
       await ok(who, ["rm", "-f", "race", "once"]);
     });
 
-    it("rm -f racing a start of the same container: the start that lands between rm's look and its lock is killed and removed too (docker's ForceRemove)", async () => {
+    it("rm -f racing a start of the same container: the start that lands between rm's look and its lock is killed and removed too (docker's ForceRemove)", notAsSingle(who), async () => {
       const id = (await ok(who, ["create", "--name", "raced", "busybox", "sleep", "60"])).stdout.trim();
       const lock = join(who.dataDir, "containers", id, "lock");
       // The order made certain: rm has seen "created" and waits for the lock (held here, its file open in rm), stopped
@@ -980,7 +980,7 @@ for (const who of identities()) {
       assert.equal(r.gone, "no such container: lib-renamed");
     });
 
-    it("the library's waitForLog: the first matching log line, the Nth, one stream's, or a clear error", async () => {
+    it("the library's waitForLog: the first matching log line, the Nth, one stream's, or a clear error", notAsSingle(who), async () => {
       const r = await scenario(who, "waitForLog");
       assert.equal(r.first, "ready 1");
       assert.equal(r.second, "ready 2");
@@ -1000,12 +1000,12 @@ for (const who of identities()) {
       assert.equal(r.outputNeverStarted, "TimeoutError: The operation was aborted due to timeout");
     });
 
-    it("the library's logs and waitForLog close the log when their reader stops before its end", async () => {
+    it("the library's logs and waitForLog close the log when their reader stops before its end", notAsSingle(who), async () => {
       const r = await scenario(who, "logsStoppedEarly");
       assert.deepEqual(r, { before: 0, after: 0, afterRemove: 0 });
     });
 
-    it("the library's waitForHealthy: resolves once the check passes; unhealthy, a stop, no check or a foreground run are clear errors", async () => {
+    it("the library's waitForHealthy: resolves once the check passes; unhealthy, a stop, no check or a foreground run are clear errors", notAsSingle(who), async () => {
       const r = await scenario(who, "waitForHealthy");
       assert.equal(r.healthy, "healthy");
       assert.match(r.unhealthy, /^ContainerError: container \S+ is unhealthy after [2-9] failed checks; last check exited 3: not yet$/);
@@ -1020,7 +1020,7 @@ for (const who of identities()) {
       assert.equal(r.beforeStart, "healthy", "a wait set up before start() spans it");
     });
 
-    it("the library's edges: stop of a created container, logs since as a string or seconds, misspelt options, kill('KILL'), a relative dataDir, close()", async () => {
+    it("the library's edges: stop of a created container, logs since as a string or seconds, misspelt options, kill('KILL'), a relative dataDir, close()", notAsSingle(who), async () => {
       const r = await scenario(who, "apiEdges");
       assert.deepEqual(r.fraction, { status: { exitCode: 137, signal: "SIGKILL", oomKilled: false }, withinDefault: true });
       assert.deepEqual(r.stoppedCreated, { exitCode: 0, signal: null, oomKilled: false });
@@ -1036,7 +1036,7 @@ for (const who of identities()) {
       assert.deepEqual([r.before, r.after], [0, 0]);
     });
 
-    it("the library's ContainerError reasons: paused, not paused, network and volume refusals, a missing copyFrom path, an ambiguous id prefix", async () => {
+    it("the library's ContainerError reasons: paused, not paused, network and volume refusals, a missing copyFrom path, an ambiguous id prefix", notAsSingle(who), async () => {
       const paused = who.name === "root";
       const r = await scenario(who, "reasons", paused ? "pause" : "");
       assert.deepEqual(r, {
@@ -1053,12 +1053,12 @@ for (const who of identities()) {
       });
     });
 
-    it("the library's wait() on a foreground remove: true run whose process exits: the real exit code (137), not 255", async () => {
+    it("the library's wait() on a foreground remove: true run whose process exits: the real exit code (137), not 255", notAsSingle(who), async () => {
       const r = await scenario(who, "waitRemovedOwnerDied");
       assert.deepEqual(r, { status: { exitCode: 137, signal: null, oomKilled: false }, gone: "no_such_container" });
     });
 
-    it("the library's run() object of a container another process removed: no such container, not running", async () => {
+    it("the library's run() object of a container another process removed: no such container, not running", notAsSingle(who), async () => {
       const r = await scenario(who, "removedElsewhere");
       const gone = { tsbox: true, reason: "no_such_container", message: "no such container: removed-elsewhere" };
       assert.deepEqual(r, { rm: 0, running: false, exec: gone, spawn: gone, remove: gone, wait: { exitCode: 137, signal: "SIGKILL", oomKilled: false }, runningAfter: false });
@@ -1096,7 +1096,7 @@ for (const who of identities()) {
     };
     const runs = (cmdline: string) => spawnSync("pgrep", ["-x", "-f", cmdline]).status === 0;
 
-    it("run -d whose start cannot be recorded fails and leaves nothing running, at every free size near full", async () => {
+    it("run -d whose start cannot be recorded fails and leaves nothing running, at every free size near full", notAsSingle(who), async () => {
       await done(["run", "--rm", "busybox", "true"]);
       let failed = 0;
       // The start's own writes (net files, the log, state.json) meet the end of the disk at some free size.

@@ -15,7 +15,7 @@ import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { identities, cleanupIdentities, type Identity } from "./helpers/identities.js";
+import { identities, cleanupIdentities, notAsSingle, type Identity } from "./helpers/identities.js";
 import { repoRoot, tsbox, type CliResult } from "./helpers/cli.js";
 import { snapshot, assertNoLeaks, type Snapshot } from "./helpers/leaks.js";
 import { TestNetns } from "./helpers/netns.js";
@@ -179,7 +179,7 @@ for (const who of identities()) {
       }
     });
 
-    it("--mac-address gives the container's interface that address (docker's forms), kept across a restart and shown by inspect; none and host refuse it", async () => {
+    it("--mac-address gives the container's interface that address (docker's forms), kept across a restart and shown by inspect; none and host refuse it", notAsSingle(who), async () => {
       const name = `mac-${who.name}`;
       const d = await run(["run", "-d", "--name", name, "--mac-address", "02-42-AC-11-00-9A", "busybox", "sleep", "600"]);
       assert.equal(d.code, 0, d.stderr);
@@ -205,7 +205,7 @@ for (const who of identities()) {
       assert.equal(multicast.stderr, "tsbox: invalid value \"01:00:5e:00:00:01\" for --mac-address: a multicast address (the first byte is odd); an interface needs a unicast one\n");
     });
 
-    it("an --add-host of the container's own hostname overrides its address, as docker's order of /etc/hosts gives (own lines last)", async () => {
+    it("an --add-host of the container's own hostname overrides its address, as docker's order of /etc/hosts gives (own lines last)", notAsSingle(who), async () => {
       const r = await run(["run", "--rm", "--hostname", "box", "--add-host", "box:192.0.2.7", "--add-host", "other:192.0.2.8", "busybox", "sh", "-c", "cat /etc/hosts; echo ---; ping -c 1 -W 1 box 2>&1 | head -n 1"]);
       assert.equal(r.code, 0, r.stderr);
       const [hosts, ping] = r.stdout.split("---\n");
@@ -354,7 +354,7 @@ for (const who of identities()) {
       }
     });
 
-    it("the library's mappedPort and ports(): the host port a client connects to, clear errors otherwise", async () => {
+    it("the library's mappedPort and ports(): the host port a client connects to, clear errors otherwise", notAsSingle(who), async () => {
       const r = await run([], { TSBOX_NETWORK: "bridge" }, { argv: [process.execPath, "--import", "tsx", lifecycleScript, "mappedPort"], cwd: repoRoot });
       assert.equal(r.code, 0, r.stderr);
       const got = JSON.parse(r.stdout);
@@ -368,7 +368,7 @@ for (const who of identities()) {
       assert.deepEqual(got.reasons, ["no_such_port", "not_running"]);
     });
 
-    it("the library's rt.networks.remove takes the network's bridge and rules too, as rt.removeNetwork (the leak check after)", async () => {
+    it("the library's rt.networks.remove takes the network's bridge and rules too, as rt.removeNetwork (the leak check after)", notAsSingle(who), async () => {
       const r = await run([], {}, { argv: [process.execPath, "--import", "tsx", lifecycleScript, "networksRemove"], cwd: repoRoot });
       assert.equal(r.code, 0, r.stderr);
       assert.deepEqual(JSON.parse(r.stdout), { listed: false });
@@ -425,7 +425,7 @@ for (const who of identities()) {
       assert.equal(rebind.code, 0, `port ${hostAddr} is free again: ${rebind.stderr}`);
     });
 
-    it("fails clearly when the host port is taken", async () => {
+    it("fails clearly when the host port is taken", notAsSingle(who), async () => {
       const taken = await occupyPort();
       try {
         const r = await run(["run", "--rm", "-p", `127.0.0.1:${taken.port}:80`, "busybox", "true"]);
@@ -442,7 +442,7 @@ for (const who of identities()) {
       }
     });
 
-    it("a host range for one container port binds the first free port of it (docker's -p 8000-8010:80); a range all taken fails clearly", async () => {
+    it("a host range for one container port binds the first free port of it (docker's -p 8000-8010:80); a range all taken fails clearly", notAsSingle(who), async () => {
       const taken = await occupyPort();
       const range = `${taken.port}-${taken.port + 1}`;
       try {
@@ -500,7 +500,7 @@ for (const who of identities()) {
       assert.deepEqual([bridge.code, bridge.stderr], [1, "tsbox: bridge is the default network and cannot be removed\n"]);
     });
 
-    it("--network given twice joins both networks (docker 25+): its neighbours on each resolve it; none, host or a missing network with others is refused, making nothing", async () => {
+    it("--network given twice joins both networks (docker 25+): its neighbours on each resolve it; none, host or a missing network with others is refused, making nothing", notAsSingle(who), async () => {
       const [a, b] = [`twin-a-${who.name}`, `twin-b-${who.name}`];
       assert.equal((await run(["network", "create", a])).code, 0);
       assert.equal((await run(["network", "create", b])).code, 0);
@@ -525,7 +525,7 @@ for (const who of identities()) {
       }
     });
 
-    it("a user network's neighbours keep resolving a container across its restarts and rename; ps --filter network; a removed network is refused at start; system prune takes unused networks", async () => {
+    it("a user network's neighbours keep resolving a container across its restarts and rename; ps --filter network; a removed network is refused at start; system prune takes unused networks", notAsSingle(who), async () => {
       const net = `life-${who.name}`;
       const gone = `gone-${who.name}`;
       assert.equal((await run(["network", "create", net])).code, 0);
@@ -579,7 +579,7 @@ for (const who of identities()) {
       }
     });
 
-    it("docker's names: <container>.<network> on a user network, an FQDN hostname's short name in /etc/hosts; no published ports on an internal network", async () => {
+    it("docker's names: <container>.<network> on a user network, an FQDN hostname's short name in /etc/hosts; no published ports on an internal network", notAsSingle(who), async () => {
       const net = `dot-${who.name}`;
       const internal = `intp-${who.name}`;
       assert.equal((await run(["network", "create", net])).code, 0);
@@ -610,7 +610,7 @@ for (const who of identities()) {
       }
     });
 
-    it("a hostile container or client cannot take a network's DNS or a container's published ports down", async () => {
+    it("a hostile container or client cannot take a network's DNS or a container's published ports down", notAsSingle(who), async () => {
       const net = `dos-${who.name}`;
       assert.equal((await run(["network", "create", net])).code, 0);
       const gw = (await run(["network", "inspect", "-f", "{{range .IPAM.Config}}{{.Gateway}}{{end}}", net])).stdout.trim();
@@ -665,7 +665,7 @@ for (const who of identities()) {
       }
     });
 
-    it("isolates networks from each other, as docker does: another network's container is out of reach, its own network's is not", async () => {
+    it("isolates networks from each other, as docker does: another network's container is out of reach, its own network's is not", notAsSingle(who), async () => {
       const [a, b] = [`isoa-${who.name}`, `isob-${who.name}`];
       for (const n of [a, b]) assert.equal((await run(["network", "create", n])).code, 0);
       const server = start(["run", "--rm", "--name", "iso-srv", "--network", b, "-p", "0.0.0.0::80", "busybox", "sh", "-c", "mkdir -p /www && echo reached > /www/index.html && exec httpd -f -p 80 -h /www"]);
@@ -738,7 +738,7 @@ for (const who of identities()) {
       }
     });
 
-    it("an --internal network leads nowhere: no default route, its DNS server forwards no outside name (CVE-2024-29018), a second network gives the route", async () => {
+    it("an --internal network leads nowhere: no default route, its DNS server forwards no outside name (CVE-2024-29018), a second network gives the route", notAsSingle(who), async () => {
       const [inside, outside] = [`inta-${who.name}`, `intb-${who.name}`];
       assert.equal((await run(["network", "create", "--internal", inside])).code, 0);
       assert.equal((await run(["network", "create", outside])).code, 0);
@@ -766,7 +766,7 @@ for (const who of identities()) {
       }
     });
 
-    it("connects a running container to a network and disconnects it", async () => {
+    it("connects a running container to a network and disconnects it", notAsSingle(who), async () => {
       const net = `extra-${who.name}`;
       assert.equal((await run(["network", "create", net])).code, 0);
       const box = start(["run", "--rm", "--name", "box", "busybox", "sleep", "60"]);
@@ -792,7 +792,7 @@ for (const who of identities()) {
       }
     });
 
-    it("a container on two networks resolves the names of both (docker's embedded DNS answers for every network it is on), one on the first only does not", async () => {
+    it("a container on two networks resolves the names of both (docker's embedded DNS answers for every network it is on), one on the first only does not", notAsSingle(who), async () => {
       const [a, b] = [`dnsa-${who.name}`, `dnsb-${who.name}`];
       for (const n of [a, b]) assert.equal((await run(["network", "create", n])).code, 0);
       try {
@@ -817,7 +817,7 @@ for (const who of identities()) {
       }
     });
 
-    it("disconnect + connect of a container's only network: its published ports and default route come back, as docker's; a --network none container is refused", async () => {
+    it("disconnect + connect of a container's only network: its published ports and default route come back, as docker's; a --network none container is refused", notAsSingle(who), async () => {
       const net = `only-${who.name}`;
       assert.equal((await run(["network", "create", net])).code, 0);
       const httpd = "mkdir -p /www && echo back > /www/index.html && exec httpd -f -p 80 -h /www";
@@ -865,7 +865,7 @@ for (const who of identities()) {
     });
 
     // One keeper serves every network a start joins: disconnect SIGTERMed it, which took them all and the ports down.
-    it("disconnect of one of the networks a start joined keeps the others, their names and the published ports (moved to the next network when the first goes, with the default route, as docker's)", async () => {
+    it("disconnect of one of the networks a start joined keeps the others, their names and the published ports (moved to the next network when the first goes, with the default route, as docker's)", notAsSingle(who), async () => {
       const [a, b] = [`twoa-${who.name}`, `twob-${who.name}`];
       for (const n of [a, b]) assert.equal((await run(["network", "create", n])).code, 0);
       const addrs = async () => (await run(["exec", "two", "ip", "-4", "-o", "addr"])).stdout.split("\n").map((l) => l.split(/\s+/)[1]).filter((i) => i?.startsWith("eth")).sort();
@@ -902,7 +902,7 @@ for (const who of identities()) {
 
     // A network connected to a running container has a keeper of its own: the first one's could not move the
     // gateway to it (network/gateway.ts). Idle 0 as the other tests: the move must not stop the rootless namespace.
-    it("disconnect of the network with the ports and default route from a running container that was connected to another: both move there (its address, alias and host port kept), as docker picks a new gateway; a network connected to a container on an internal network only is its gateway", async () => {
+    it("disconnect of the network with the ports and default route from a running container that was connected to another: both move there (its address, alias and host port kept), as docker picks a new gateway; a network connected to a container on an internal network only is its gateway", notAsSingle(who), async () => {
       const [a, b, inner] = [`gwa-${who.name}`, `gwb-${who.name}`, `gwi-${who.name}`];
       for (const n of [a, b]) assert.equal((await run(["network", "create", n])).code, 0);
       assert.equal((await run(["network", "create", "--internal", inner])).code, 0);
@@ -945,7 +945,7 @@ for (const who of identities()) {
     // A gateway move detaches and attaches in steps: a concurrent disconnect of the network it moves to came between
     // them (its record said gone while the move attached it again), or both moved the ports (one failed, none kept
     // them). The second starts at staggered moments (what the assertions check is the end state, whatever the order).
-    it("two disconnects at once, of the gateway's network and of the one the gateway would move to, leave the container on the network left with the default route and the published port", async () => {
+    it("two disconnects at once, of the gateway's network and of the one the gateway would move to, leave the container on the network left with the default route and the published port", notAsSingle(who), async () => {
       const [a, b, c] = [`gra-${who.name}`, `grb-${who.name}`, `grc-${who.name}`];
       for (const n of [a, b, c]) assert.equal((await run(["network", "create", n])).code, 0);
       const gatewayOfC = (await run(["network", "inspect", "-f", "{{(index .IPAM.Config 0).Gateway}}", c])).stdout.trim();
@@ -978,7 +978,7 @@ for (const who of identities()) {
 
     // A stop while the gateway moves: the disconnect asked for is done and recorded; the move, with no container left
     // to move to, failed it (exit 1: "could not take its default route and published ports: the container is not running").
-    it("a stop during the gateway's move after a disconnect: the disconnect succeeds, and the next start runs on the network left, with the route and the port", async () => {
+    it("a stop during the gateway's move after a disconnect: the disconnect succeeds, and the next start runs on the network left, with the route and the port", notAsSingle(who), async () => {
       const [a, b] = [`gsa-${who.name}`, `gsb-${who.name}`];
       for (const n of [a, b]) assert.equal((await run(["network", "create", n])).code, 0);
       const gatewayOfB = (await run(["network", "inspect", "-f", "{{(index .IPAM.Config 0).Gateway}}", b])).stdout.trim();
@@ -1011,7 +1011,7 @@ for (const who of identities()) {
     // gateway ends after its container, and a `stop` returns at the container's exit. A start before that keeper's
     // tear-down records the same network, with the published ports; the tear-down removed that record by name, so
     // `tsbox port` found none while the port was bound.
-    it("a stopped container's late network keeper leaves the next start's record: port still answers", async () => {
+    it("a stopped container's late network keeper leaves the next start's record: port still answers", notAsSingle(who), async () => {
       const [a, b] = [`gla-${who.name}`, `glb-${who.name}`];
       for (const n of [a, b]) assert.equal((await run(["network", "create", n])).code, 0);
       let held: number | undefined;
@@ -1048,7 +1048,7 @@ for (const who of identities()) {
     // thing in its exit and, a PID namespace's init, then waits for its namespace's last process, which hold-exit keeps
     // as an unreaped zombie. Its pid and start time still read as alive; net-attach and exec took it for a stranger
     // ("is not a container's init (it shares our mount namespace)"), and the gateway's move failed the disconnect so.
-    it("network connect and exec of a container whose init is held in its exit: not running, never taken for a stranger", async () => {
+    it("network connect and exec of a container whose init is held in its exit: not running, never taken for a stranger", notAsSingle(who), async () => {
       const net = `gx-${who.name}`;
       assert.equal((await run(["network", "create", net])).code, 0);
       let holder: ChildProcess | undefined;
@@ -1077,7 +1077,7 @@ for (const who of identities()) {
     });
 
     // docker: the first endpoint that needs the embedded DNS points resolv.conf at it (libnetwork rebuildDNS).
-    it("network connect of a user network to a container on the default bridge resolves that network's names at once and after a restart, disconnect gives the earlier servers back; --dns and an edited resolv.conf are kept", async () => {
+    it("network connect of a user network to a container on the default bridge resolves that network's names at once and after a restart, disconnect gives the earlier servers back; --dns and an edited resolv.conf are kept", notAsSingle(who), async () => {
       const net = `named-${who.name}`;
       assert.equal((await run(["network", "create", net])).code, 0);
       const fetch = async (ctr: string) => (await run(["exec", ctr, "sh", "-c", "timeout 5 wget -q -O - http://nsrv/i"])).stdout;
@@ -1107,7 +1107,7 @@ for (const who of identities()) {
       }
     });
 
-    it("keeps a connected network across restart, a restart policy's restart and stop + start; disconnect takes it off the record", async () => {
+    it("keeps a connected network across restart, a restart policy's restart and stop + start; disconnect takes it off the record", notAsSingle(who), async () => {
       const net = `kept-${who.name}`;
       assert.equal((await run(["network", "create", net])).code, 0);
       // The first run waits for /tmp/go and fails (the policy restarts it); later runs sleep.
@@ -1215,7 +1215,7 @@ for (const who of identities()) {
       }
     });
 
-    it("network rm racing a run on that network: either the run fails \"not found\" or the removal is refused, and no bridge, rule or state is left", async () => {
+    it("network rm racing a run on that network: either the run fails \"not found\" or the removal is refused, and no bridge, rule or state is left", notAsSingle(who), async () => {
       const net = `race-${who.name}`;
       // Rootless the user's network namespace stays up between tries, so that each removal takes the bridge down
       // (and waits for the lock) rather than finding no namespace; network prune stops it at the end.
@@ -1449,7 +1449,7 @@ for (const who of identities()) {
       assert.equal(p.stderr, "tsbox: warning: published ports are discarded with --network host\n");
     });
 
-    it("--network container:NAME shares the running container's network namespace", async () => {
+    it("--network container:NAME shares the running container's network namespace", notAsSingle(who), async () => {
       const name = `peer-${who.name}`;
       // httpd on the peer's loopback only: reachable from its own network namespace alone.
       const server = start(["run", "--rm", "--name", name, "--hostname", "peerhost", "busybox", "sh", "-c", "mkdir -p /www && echo hello from the peer > /www/index.html && exec httpd -f -p 127.0.0.1:80 -h /www"]);
@@ -1481,7 +1481,7 @@ for (const who of identities()) {
       }
     });
 
-    it("publishes a UDP port: -p 127.0.0.1::PORT/udp reaches a UDP server inside, and is released", async () => {
+    it("publishes a UDP port: -p 127.0.0.1::PORT/udp reaches a UDP server inside, and is released", notAsSingle(who), async () => {
       const name = `udp-${who.name}`;
       const tools = staticToolDir("udp-echo");
       const server = start(["run", "--rm", "--name", name, "-v", `${tools}:/tools:ro`, "-p", "127.0.0.1::7777/udp", "busybox", "/tools/udp-echo", "7777"]);
@@ -1499,7 +1499,7 @@ for (const who of identities()) {
       assert.equal(rebind.code, 0, `udp ${hostAddr} is free again: ${rebind.stderr}`);
     });
 
-    it("-P publishes every EXPOSEd port of the image (tcp and udp) on free host ports", async () => {
+    it("-P publishes every EXPOSEd port of the image (tcp and udp) on free host ports", notAsSingle(who), async () => {
       const image = `exposed-${who.name}`;
       const base = `exposed-base-${who.name}`;
       assert.equal((await run(["run", "--name", base, "--network", "none", "busybox", "true"])).code, 0);

@@ -186,7 +186,7 @@ async function defineTests(): Promise<void> {
     }
   }
 
-  for (const who of sharedSuiteIdentities()) {
+  for (const who of sharedSuiteIdentities({ guestRoot: true })) {
     describe(`security as ${who.name}`, () => {
       let snap: ReturnType<typeof snapshot>;
       beforeEach(() => (snap = snapshot()));
@@ -420,6 +420,7 @@ async function defineTests(): Promise<void> {
           // --userns=auto: its root is nobody on the host, so mounts are its own and the write is still refused. (Not
           // in the vm guest: its 6.1 kernel has no idmapped mounts of the tmpfs holding a container's /etc files.)
           if (!vm) {
+            ensureContainersRange(); // (the --userns=auto suite below may not have run yet)
             const auto = await tsbox(who, ["run", "--rm", "--userns=auto", "--cap-add", "SYS_ADMIN", "busybox", "sh", "-c", escape]);
             assert.deepEqual(auto.stdout.trim().split("\n"), ["umount 0", "write 1"], auto.stderr);
             assert.doesNotMatch(auto.stderr, /stay refused/);

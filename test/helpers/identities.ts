@@ -99,13 +99,28 @@ function ensureCheckoutReachable(): void {
 
 /**
  * The identities a suite that both backends run (exec, isolation, security, cgroups) runs as. Under the vm backend
- * (TSBOX_BACKEND=vm) a host user without subordinate ids is given the guest range a user with them has
- * (src/backends/vm/node/guest-ids.ts), and the guest's agent sets up every container as root: such a suite's guest
- * path is the one "user" takes, so "single" is left out there. Its host side — its layers' owners, 9p — is
- * vm-rootless.test.ts's and vm-layers.test.ts's, which run as it too. (The vm lane is CI's longest.)
+ * (TSBOX_BACKEND=vm) that is "user" only: the vm backend's users are on macOS, Windows and in browsers, never root,
+ * and a host user without subordinate ids is given the guest range a user with them has
+ * (src/backends/vm/node/guest-ids.ts), so the guest takes the same path for both. A single-id user's host side (its
+ * layers' owners, 9p) is vm-rootless's and vm-layers'. Linux root's vm containers are the guest's own root, in no
+ * user namespace: `guestRoot` keeps root for a suite about what such a root can do (security's escapes); the rest
+ * of its path is vm.test.ts's, vm-lifecycle's and vm-network's. (CI time: the vm lane is one of its two long paths;
+ * root's runs of exec, isolation and cgroups were ≈ 5 of its 37 minutes on a slow machine, stop 67.)
  */
-export function sharedSuiteIdentities(): Identity[] {
-  return process.env.TSBOX_BACKEND === "vm" ? identities().filter((w) => w.name !== "single") : identities();
+export function sharedSuiteIdentities(options: { guestRoot?: boolean } = {}): Identity[] {
+  if (process.env.TSBOX_BACKEND !== "vm") return identities();
+  return identities().filter((w) => w.name === "user" || (options.guestRoot && w.name === "root"));
+}
+
+/**
+ * `it` options for a test whose subject no id mapping changes (the CLI's verbs and flags, the monitor, logs,
+ * networks, archives' formats): it runs as root and as "user" (the rootless headline), and skips "single", whose
+ * container is set up by the same code as user's once its one id is mapped. Every test where ids matter (owners,
+ * chown, -u, layers, volumes, the user namespace's set-up and teardown) keeps running as single. (CI time, stop 67:
+ * single's runs were 28 of the native lane's 96 minutes of files, on a slow machine.)
+ */
+export function notAsSingle(who: Identity): { skip?: string } {
+  return who.name === "single" ? { skip: "no id-specific path: run as root and user" } : {};
 }
 
 let cached: Identity[] | undefined;
