@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { tmpdir, userInfo } from "node:os";
 import { join } from "node:path";
 import { after, it } from "node:test";
 import { findSubordinateRange, idMappings, isHostRoot, overlappingRanges, rootlessNetworking, subordinateIdAdvice } from "../src/spec/id-mappings.js";
@@ -17,12 +17,12 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 it("suggests a range after every range handed out, from 100000, and the helpers when they are missing", () => {
   const files = { subuid: join(dir, "subuid"), subgid: join(dir, "subgid") };
   // None yet (no files): useradd's first range.
-  assert.equal(subordinateIdAdvice(files, true), "usermod --add-subuids 100000-165535 --add-subgids 100000-165535 $USER");
+  assert.equal(subordinateIdAdvice(files, true), `usermod --add-subuids 100000-165535 --add-subgids 100000-165535 ${userInfo().username}`);
   // Before, 100000-165535 was suggested whatever was taken: here it is another user's.
   writeFileSync(files.subuid, "alice:100000:65536\n# a comment\nbob:165536:65536\nbroken line\n");
   writeFileSync(files.subgid, "alice:100000:65536\ncarol:300000:1000\n");
   const advice = subordinateIdAdvice(files, true);
-  assert.equal(advice, "usermod --add-subuids 301000-366535 --add-subgids 301000-366535 $USER");
+  assert.equal(advice, `usermod --add-subuids 301000-366535 --add-subgids 301000-366535 ${userInfo().username}`);
   const [start] = /(\d+)-/.exec(advice)!.slice(1).map(Number);
   for (const who of ["alice", "bob", "carol"]) {
     for (const file of [files.subuid, files.subgid]) {

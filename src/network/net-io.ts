@@ -3,15 +3,20 @@
  * bytes received and sent on every interface of its network namespace but
  * loopback, read from /proc/<pid>/net/dev of a process in that namespace.
  */
-import { readFileSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
 
 export interface NetIO {
   rxBytes: number;
   txBytes: number;
 }
 
-/** Undefined when the process is gone or its namespace cannot be read. */
+/**
+ * Undefined when the process is gone or its namespace cannot be read. A process in this one's namespace
+ * (`--network host`) has no traffic of its own: zero, as docker's host-mode sandbox has no endpoints (the host's
+ * counters, counted once per such container, made a sum of containers' traffic count the host's again and again).
+ */
 export function readNetIO(pid: number): NetIO | undefined {
+  if (sameNetworkNamespace(pid)) return { rxBytes: 0, txBytes: 0 };
   let text: string;
   try {
     text = readFileSync(`/proc/${pid}/net/dev`, "utf8");
@@ -32,4 +37,14 @@ export function parseNetDev(text: string): NetIO {
     io.txBytes += fields[8] ?? 0;
   }
   return io;
+}
+
+function sameNetworkNamespace(pid: number): boolean {
+  try {
+    const theirs = statSync(`/proc/${pid}/ns/net`);
+    const ours = statSync("/proc/self/ns/net");
+    return theirs.ino === ours.ino && theirs.dev === ours.dev;
+  } catch {
+    return false;
+  }
 }

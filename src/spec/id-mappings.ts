@@ -112,6 +112,14 @@ export function idMappings(host: HostIdentity): { uidMappings: IdMapping[]; gidM
   return { uidMappings: build(host.uid, host.subuid), gidMappings: build(host.gid, host.subgid) };
 }
 
+/**
+ * The user an administrator's command names: this user's name, not `$USER`, which a root shell expands to root
+ * (and which is unset under env -i).
+ */
+export function userForAdmin(): string {
+  return userName() ?? String(process.getuid?.() ?? "$USER");
+}
+
 function userName(): string | undefined {
   try {
     return userInfo().username;
@@ -189,6 +197,6 @@ export function subordinateIdAdvice(files = { subuid: "/etc/subuid", subgid: "/e
   let start = 100_000;
   for (const r of [...subordinateRanges(files.subuid), ...subordinateRanges(files.subgid)]) start = Math.max(start, r.start + r.count);
   const range = `${start}-${start + 65_535}`;
-  const add = `usermod --add-subuids ${range} --add-subgids ${range} $USER`;
+  const add = `usermod --add-subuids ${range} --add-subgids ${range} ${userForAdmin()}`;
   return helpers ? add : `${add}, and install newuidmap/newgidmap (${ID_HELPERS_PACKAGE})`;
 }

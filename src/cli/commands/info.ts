@@ -9,7 +9,7 @@ import { errorMessage, UsageError } from "../../errors.js";
 import { missingNativeParts, nativePackageName } from "../../parts.js";
 import { defaultDataDir } from "../../paths.js";
 import { Runtime } from "../../runtime.js";
-import { type HostIdentity, type IdRange, idMappings, isHostRoot, listedRanges, overlapWarning, probeHostIdentity, rangeUnusedWarning, rootlessNetworking, subordinateIdAdvice } from "../../spec/id-mappings.js";
+import { type HostIdentity, type IdRange, idMappings, isHostRoot, listedRanges, overlapWarning, probeHostIdentity, rangeUnusedWarning, rootlessNetworking, subordinateIdAdvice, userForAdmin } from "../../spec/id-mappings.js";
 import type { IdMapping } from "../../spec/container-spec.js";
 import { NESTED_ROOT } from "../../spec/nested-root.js";
 import { ID_HELPERS_PACKAGE, missingIdHelpers } from "../../spec/id-helpers.js";
@@ -87,7 +87,7 @@ export async function infoCommand(args: string[], ctx: CliContext): Promise<numb
   }
   // The host's cgroups and networking serve native containers; a vm container's are the guest's (its cgroup2 always
   // has every controller; its bridges are the guest's own), so under the vm backend the host's lines would mislead.
-  const cgroups = vm ? { lines: ["cgroups:       the guest's cgroup2: limits, stats and pause of vm containers"] } : cgroupLines(probe?.result, isHostRoot(identity));
+  const cgroups = vm ? { lines: ["cgroups:       the guest's cgroup2: limits, stats and pause of vm containers"] } : cgroupLines(probe?.result, isHostRoot(identity), (probe?.result as { cgroup?: string } | null)?.cgroup ?? "unknown");
   if (cgroups.warning) warnings.push(cgroups.warning);
   const hostReport = networkReport(rootlessNetworking(identity), ctx.env, usable ? rootlessNetnsDir(dataDir) : undefined);
   // A vm container's way out is this host's whoever runs it: the setting is the user's, root's too.
@@ -187,7 +187,7 @@ interface CgroupReport {
 }
 
 /** The probe's per-controller cgroup report as text: what root gets, what this user gets. */
-function cgroupLines(probe: unknown, hostRoot: boolean): { lines: string[]; warning?: string } {
+function cgroupLines(probe: unknown, hostRoot: boolean, layout: string): { lines: string[]; warning?: string } {
   const report = (probe as { cgroups?: CgroupReport } | null)?.cgroups;
   if (!report) return { lines: [] };
   const names = (pick: (c: { root: boolean; user: boolean }) => boolean) =>
@@ -203,11 +203,21 @@ function cgroupLines(probe: unknown, hostRoot: boolean): { lines: string[]; warn
     if (mine === "none") {
       return {
         lines,
-        warning: `${report.userReason ?? "no cgroup is delegated to this user"}: containers run without resource limits (-m, --cpus, --pids-limit, …), stats and pause; a systemd user session with Delegate=yes gives one`,
+        warning: `${report.userReason ?? "no cgroup is delegated to this user"}: containers run without resource limits (-m, --cpus, --pids-limit, …), stats and pause; ${delegationHint(layout)}`,
       };
     }
   }
   return { lines };
+}
+
+/**
+ * How a user gets a cgroup of its own. systemd delegates only cgroup v2 to a user (its v1 controllers are never
+ * delegated): on a v1 or hybrid host, root gives the user a directory of each controller's hierarchy, or the host
+ * boots with the unified hierarchy (README "Rootless").
+ */
+function delegationHint(layout: string): string {
+  if (layout === "v2") return "a systemd user session with Delegate=yes gives one (systemd-run --user --scope, or user@.service)";
+  return `on a ${layout} host systemd delegates no v1 controller to a user: root can give this user its own cgroup of each controller (chown the directories /proc/self/cgroup names, with their cgroup.procs), or the host can boot with cgroup v2 (systemd.unified_cgroup_hierarchy=1)`;
 }
 
 /**
@@ -236,7 +246,7 @@ function subordinateIdState(identity: HostIdentity, helperProblems: string | nul
   if (range) {
     return {
       line: `single id (${has} gives ${shownRange(range)}, but ${lacks} has no range for this user)`,
-      warnings: [`no ${lacks} range for this user, though ${has} has one: ${only0}; an administrator can add the same one with: usermod ${flag} ${range.start}-${range.start + range.count - 1} $USER`],
+      warnings: [`no ${lacks} range for this user, though ${has} has one: ${only0}; an administrator can add the same one with: usermod ${flag} ${range.start}-${range.start + range.count - 1} ${userForAdmin()}`],
     };
   }
   return {
