@@ -239,3 +239,12 @@ test("--mac-address: Go's net.ParseMAC forms of 6 bytes, as the runtime takes th
     assert.throws(() => parseMac(bad), new RegExp(`^UsageError: invalid value "${bad}" for the macAddress option: expected a MAC address such as 02:42:ac:11:00:02$`));
   }
 });
+
+test("a page's Runtime and run tell a misspelt option (as Node does) from one a page cannot have", async () => {
+  const web = await import("../src/backends/vm/browser/web-runtime.js");
+  const usage = (f: () => unknown, message: RegExp) => assert.throws(f, (e: unknown) => e instanceof UsageError && message.test(e.message));
+  usage(() => web.runRequest({ image: "busybox", comand: ["true"] } as never), /^run options: unknown option "comand" \(image, cmd, /);
+  usage(() => web.runRequest({ image: "busybox", publish: [{ container: 80 }] } as never), /^run option "publish" is not supported in the browser: a page cannot open sockets/);
+  usage(() => new web.Runtime({ asset: "/tsbox/" } as never), /^Runtime options: unknown option "asset" \(assets, /);
+  usage(() => new web.Runtime({ network: "none" } as never), /^Runtime option "network" is not supported in the browser$/);
+});

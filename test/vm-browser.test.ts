@@ -498,7 +498,7 @@ rt.terminate();`;
     assert.match(r.volumes.message, /volumes are not supported in the browser/);
     assert.equal(r.volumes.name, "UsageError");
     assert.match(r.inherit.message, /stdio "inherit" is not supported in the browser/);
-    assert.match(r.unknown.message, /run option "memory" is not supported in the browser/);
+    assert.match(r.unknown.message, /run options: unknown option "memory"/);
     assert.equal(r.noImage.name, "ImageError");
     assert.match(r.noImage.message, /unable to find image alpine/);
     assert.match(r.dataDir.message, /IndexedDB/);

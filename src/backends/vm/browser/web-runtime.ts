@@ -17,7 +17,7 @@ import { GUEST_STOPPED_EXIT } from "../core/guest-spec.js";
 import { checkMachineConfig, type MachineConfig } from "../core/machine-config.js";
 import type { PullEvent } from "../../../image/registry/pull-image.js";
 import type { RunOptions } from "../../../spec/run-options.js";
-import { checkPageOptions, checkRunOptionTypes, describeValue } from "../../../spec/run-options-check.js";
+import { checkPageOptions, checkRunOptionTypes, describeValue, isRunOption } from "../../../spec/run-options-check.js";
 import { LIST_KINDS, LOAD_KINDS, PULL_KINDS, REMOVE_IMAGE_KINDS, REMOVE_KINDS, type RemoveImageOptions } from "../../../verb-options.js";
 import { type BrowserImageSummary, type CallName, type Calls, type GuestSources, type GuestStats, type PageMessage, type ProgressEvent, type RunRequest, WARM_UPS, type WarmUp, type WorkerMessage } from "./protocol.js";
 import { reviveError } from "./revive-error.js";
@@ -136,7 +136,9 @@ export class Runtime {
   constructor(private readonly options: RuntimeOptions = {}) {
     for (const key of Object.keys(options)) {
       if (key === "dataDir") throw new UsageError("dataDir: a browser keeps images and state in IndexedDB (the `storage` option names the database)");
-      if (!OPTION_KEYS.has(key)) throw new UsageError(`Runtime option "${key}" is not supported in the browser`);
+      // Node's own (network) is one a page lacks; anything else is a typo, told as Node tells it.
+      if (key === "network") throw new UsageError(`Runtime option "${key}" is not supported in the browser`);
+      if (!OPTION_KEYS.has(key)) throw new UsageError(`Runtime options: unknown option ${JSON.stringify(key)} (${[...OPTION_KEYS].join(", ")})`);
     }
     if (options.backend !== undefined && options.backend !== "vm" && options.backend !== "auto") {
       throw new UsageError(`backend "${String(options.backend)}" is not available in a browser: only the vm backend runs there`);
@@ -479,6 +481,7 @@ export function runRequest(options: RunOptions): RunRequest {
   for (const key of Object.keys(options)) {
     if (RUN_KEYS.has(key) || (options as unknown as Record<string, unknown>)[key] === undefined) continue;
     if (NETWORK_KEYS.has(key)) throw new UsageError(`run option "${key}" is not supported in the browser: a page cannot open sockets, so its containers have no network (only --network none)`);
+    if (!isRunOption(key)) throw new UsageError(`run options: unknown option ${JSON.stringify(key)} (${[...RUN_KEYS].join(", ")})`);
     throw new UsageError(`run option "${key}" is not supported in the browser`);
   }
   // Each option of its kind, as Node's run checks them: `cmd: "echo hi"` ran the command "e".
