@@ -104,7 +104,7 @@ for (const who of identities()) {
       assert.match(df[2]!, /^Local Volumes\|2\|2\|\d+B\|0B \(0%\)$/);
       assert.equal(df[3], "Build Cache|0|0|0B|0B");
       const verbose = (await cli(["system", "df", "-v"])).stdout;
-      assert.match(verbose, /Images space usage:\n\nREPOSITORY   TAG       PLATFORM      IMAGE ID       CREATED\s+SIZE\s+CONTAINERS\n/);
+      assert.match(verbose, /Images space usage:\n\nREPOSITORY   TAG       IMAGE ID       CREATED\s+SIZE\s+CONTAINERS\s+PLATFORM\n/);
       // The containers' STATUS as ps words it (docker's), not the bare state.
       assert.match(verbose, /\s Exited \(0\) [^\n]+ ago\s+keep\n/);
       assert.match(verbose, /\nBuild cache usage: 0B\n$/);

@@ -30,7 +30,7 @@ Options:
 
 /** docker's ImageContext, with the platform tsbox lists each image by. */
 const IMAGE_FORMAT: FormatDefaults = {
-  table: "table {{.Repository}}\t{{.Tag}}\t{{.Platform}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}",
+  table: "table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}\t{{.Platform}}",
   quiet: "{{.ID}}",
   typeName: "*formatter.ImageContext",
   headers: { Repository: "REPOSITORY", Tag: "TAG", Platform: "PLATFORM", ID: "IMAGE ID", Digest: "DIGEST", CreatedSince: "CREATED", CreatedAt: "CREATED AT", Size: "SIZE", Containers: "CONTAINERS" },

@@ -74,10 +74,10 @@ async function df(args: string[], ctx: CliContext): Promise<number> {
     return 0;
   }
   ctx.stdout.write("Images space usage:\n\n");
-  // With the platform, as `images` lists them: one store holds several of one name.
-  ctx.stdout.write(table(["REPOSITORY", "TAG", "PLATFORM", "IMAGE ID", "CREATED", "SIZE", "CONTAINERS"], usage.images.map((i) => {
+  // With the platform, as `images` lists them (one store holds several of one name), last: docker's columns keep their places.
+  ctx.stdout.write(table(["REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE", "CONTAINERS", "PLATFORM"], usage.images.map((i) => {
     const [repo, tag] = splitName(i.name);
-    return [repo, tag, i.platform, shortId(i.id), timeAgo(i.created), humanSize(i.size), String(i.containers)];
+    return [repo, tag, shortId(i.id), timeAgo(i.created), humanSize(i.size), String(i.containers), i.platform];
   })));
   ctx.stdout.write("\nContainers space usage:\n\n");
   // STATUS as ps shows it ("Up 41 seconds", "Exited (3) 29 seconds ago"), as docker's does.
