@@ -358,7 +358,10 @@ for (const who of identities()) {
       assert.equal(infoJson.backend, "native");
       assert.equal(infoJson.DockerRootDir, JSON.parse((await cli(["info", "--json"])).stdout).dataDir);
       assert.equal((JSON.parse((await cli(["version", "--format", "json"])).stdout) as { Client: { Os: string } }).Client.Os, "linux");
-      assert.equal((JSON.parse((await cli(["inspect", "--format", "json", "busybox"])).stdout) as { Os: string }).Os, "linux");
+      // docker-cli's JSON inspector: the default array, compact on one line (`| jq '.[0].Os'`).
+      const asJson = (await cli(["inspect", "--format", "json", "busybox", "busybox"])).stdout;
+      assert.equal(asJson.split("\n").length, 2, asJson);
+      assert.deepEqual((JSON.parse(asJson) as { Os: string }[]).map((i) => i.Os), ["linux", "linux"]);
       // docker's --platform: the backend's own runs; another is refused, naming what it runs.
       assert.equal((await cli(["run", "--rm", "--platform", `linux/${process.arch === "x64" ? "amd64" : process.arch}`, "busybox", "echo", "ok"])).stdout, "ok\n");
       const arm = await tsbox(who, ["run", "--rm", "--platform", "linux/s390x", "busybox", "true"]);

@@ -53,7 +53,7 @@ export async function inspectCommand(args: string[], ctx: CliContext): Promise<n
   // A template sees a container's or image's nil slices and maps as docker's typed structs show them (`[]`, `map[]`).
   const find = async (ref: string) => {
     const { kind, value } = await inspectOne(finders, ref, type as Kind | undefined);
-    return format !== undefined && (kind === "container" || kind === "image") ? withTypedNils(kind, value) : value;
+    return format !== undefined && format !== "json" && (kind === "container" || kind === "image") ? withTypedNils(kind, value) : value;
   };
   return printInspected(ctx, flags.positionals, format, find);
 }
@@ -82,7 +82,10 @@ async function inspectOne(finders: Record<Kind, (ref: string) => Promise<unknown
  * per name not found, exit status 1 if any was not.
  */
 export async function printInspected(ctx: CliContext, refs: string[], format: string | undefined, find: (ref: string) => Promise<unknown>): Promise<number> {
-  const template = format === undefined ? undefined : parseTemplate(formatTemplate(format));
+  // `--format json` is docker-cli's JSON inspector (docker 24+): the default array, compact on one line, so
+  // `| jq '.[0].State'` reads either; `{{json .}}` stays a template, an object per line.
+  const compact = format === "json";
+  const template = format === undefined || compact ? undefined : parseTemplate(formatTemplate(format));
   const found: unknown[] = [];
   let code = 0;
   for (const ref of refs) {
@@ -96,6 +99,6 @@ export async function printInspected(ctx: CliContext, refs: string[], format: st
       code = 1;
     }
   }
-  if (!template) ctx.stdout.write(JSON.stringify(found, null, 4) + "\n");
+  if (!template) ctx.stdout.write((compact ? JSON.stringify(found) : JSON.stringify(found, null, 4)) + "\n");
   return code;
 }
