@@ -3,10 +3,10 @@
  * its real path once, and refused when another user owns it.
  */
 import { readFileSync, realpathSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { loadAddonSync } from "./backends/native/addon.js";
 import { ensurePrivateDir, isErrno } from "./fs-util.js";
-import { TsboxError } from "./errors.js";
+import { errorMessage, TsboxError } from "./errors.js";
 import { parsePasswd } from "./spec/user-lookup.js";
 
 /**
@@ -17,10 +17,50 @@ import { parsePasswd } from "./spec/user-lookup.js";
  * above its own bundle.
  */
 export function openDataDir(dir: string): string {
-  ensurePrivateDir(dir);
-  const real = realpathSync(dir);
+  let real: string;
+  try {
+    ensurePrivateDir(dir);
+    real = realpathSync(dir);
+  } catch (err) {
+    // Node's own line ("EACCES: permission denied, mkdir '/home/u/.local'") says what failed, not that it was the
+    // data dir nor how to move it. A TsboxError as every failure; the errno error (its code, path) is the cause.
+    const advice = dataDirAdvice(err, dir);
+    throw new TsboxError(`${errorMessage(err)}${advice ? ` (${advice})` : ""}`, { cause: err });
+  }
   checkOwner(real, statSync(real).uid);
   return real;
+}
+
+/** The system errors that say a directory (the data dir, a parent mkdir -p had to make) is not this user's to write. */
+export const REFUSED_CODES: readonly string[] = ["EACCES", "EPERM", "EROFS", "ENOTDIR"];
+
+/**
+ * What to do when `err` refused the data dir `data` (made, or written in it): the library's error and the CLI's
+ * hint (cli/error-hints.ts) say the same. Never "make it writable" when it is another user's: sharing it gives each
+ * user the other's containers.
+ */
+export function dataDirAdvice(err: unknown, data: string): string | undefined {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  if (typeof code !== "string" || !REFUSED_CODES.includes(code)) return undefined;
+  return `tsbox keeps images and containers in ${data}${othersOwner(data)}: set TSBOX_DATA_DIR (or XDG_DATA_HOME) to a directory you own`;
+}
+
+/**
+ * ", which belongs to <user>" when the data dir is another user's; when it does not exist, that its nearest existing
+ * parent, where mkdir failed, is (HOME=/nonexistent: `/` is root's, not the data dir).
+ */
+function othersOwner(data: string): string {
+  const uid = process.geteuid?.();
+  if (uid === undefined) return "";
+  for (let dir = data; ; dir = dirname(dir)) {
+    try {
+      const owner = statSync(dir).uid;
+      if (owner === uid) return "";
+      return dir === data ? `, which belongs to ${userName(owner)}` : `, which does not exist and cannot be made: ${dir} belongs to ${userName(owner)}`;
+    } catch {
+      if (dir === dirname(dir)) return "";
+    }
+  }
 }
 
 /**

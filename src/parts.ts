@@ -91,5 +91,13 @@ export function missingNativeParts(): string {
     return `tsbox has no native build for ${process.platform}-${process.arch} (only ${built})`;
   }
   if (isCheckout()) return "tsbox-runtime or the addon is not built (npm run build:native)";
-  return `${name} is not installed (npm installs it only on its platform, and not with --omit=optional): reinstall tsbox on this machine`;
+  const dir = nativePackageDir();
+  if (dir !== undefined) return `${name} in ${dir} lacks tsbox-runtime or the addon: ${nativeInstallAdvice(name)}`;
+  // Reinstalling tsbox does not bring it back to an install from tarballs (`npm install tsbox-….tgz`): adding it does.
+  return `${name} is not installed (npm installs it only on its platform, and not with --omit=optional): ${nativeInstallAdvice(name)}`;
+}
+
+/** How to add this host's native package where tsbox is installed: from the registry, or the tarball `npm run pack` made. */
+export function nativeInstallAdvice(name: string): string {
+  return `install it with npm install ${name} (or its .tgz from npm run pack)`;
 }

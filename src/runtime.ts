@@ -153,6 +153,9 @@ export type ContainerInfo = ContainerState;
  * made itself are closed as `close()` would (a busy helper still ends only after its runs; a backend given
  * to the Runtime is its giver's).
  */
+/** Whether this process said its automatic backend choice's warning (BackendChoice.warning) already. */
+let fallbackWarned = false;
+
 const dropped = new FinalizationRegistry<Backend[]>((owned) => {
   for (const backend of owned) void Promise.resolve(backend.close?.()).catch(() => {});
 });
@@ -433,6 +436,11 @@ export class Runtime implements ContainerOwner {
     const restartPolicy = parseRestartPolicy(options.restart ?? "no");
     if (options.restart !== undefined && restartPolicy.name !== "no" && options.remove) {
       throw new UsageError("--restart and --rm cannot be combined: a container that restarts is never removed");
+    }
+    // The automatic pick's fallback to the slow vm backend for want of the native package: once per process.
+    if (this.backendChoice.warning !== undefined && !fallbackWarned) {
+      fallbackWarned = true;
+      warningSink(control.onWarning)(this.backendChoice.warning);
     }
     const stopSignal = parseSignal(options.stopSignal ?? "SIGTERM").name;
     if (options.stopTimeout !== undefined && !Number.isInteger(options.stopTimeout)) throw new UsageError(`invalid stop timeout ${options.stopTimeout}: whole seconds`);

@@ -13,6 +13,8 @@ import { identities, cleanupIdentities } from "./helpers/identities.js";
 import { tsbox, cliPath } from "./helpers/cli.js";
 import { snapshot, assertNoLeaks, type Snapshot } from "./helpers/leaks.js";
 import { HostFiles } from "./helpers/host-files.js";
+import { chooseBackend, nativeUnavailable, type NativeUnavailable } from "../src/backends/select.js";
+import { nativePackageName } from "../src/parts.js";
 
 const isRoot = process.getuid!() === 0;
 
@@ -20,6 +22,33 @@ after(cleanupIdentities);
 
 const SECCOMP_HINT = /a seccomp filter on this process refuses user namespaces \(tsbox inside docker, podman or tsbox\?\): run that container with --security-opt seccomp=unconfined or --privileged/;
 const UNMAPPED_HINT = /this process's uid or gid is not mapped in its own user namespace \(started with unshare -U and no map\?\)/;
+
+it("the automatic backend warns when it falls back to the vm for want of this host's native package; a choice of vm and a host without one do not", () => {
+  const missing: NativeUnavailable = { reason: "@tsbox/linux-x64-gnu is not installed (npm installs it only on its platform, and not with --omit=optional): install it with npm install @tsbox/linux-x64-gnu (or its .tgz from npm run pack)", missingPackage: "@tsbox/linux-x64-gnu" };
+  const auto = chooseBackend(undefined, {}, () => missing);
+  assert.equal(auto.name, "vm");
+  assert.equal(auto.reason, `automatic: ${missing.reason}`);
+  assert.match(auto.warning ?? "", /^the native backend is unavailable: @tsbox\/linux-x64-gnu is not installed .*npm install @tsbox\/linux-x64-gnu \(or its \.tgz from npm run pack\); containers run on the vm backend instead, which is emulated \(i686\) and much slower/);
+  assert.equal(chooseBackend("auto", { TSBOX_BACKEND: "auto" }, () => missing).warning, auto.warning);
+  // Asked for: silent, and the host is not even looked at.
+  const never = () => assert.fail("an explicit backend asks nothing of the host");
+  for (const [requested, env] of [["vm", {}], [undefined, { TSBOX_BACKEND: "vm" }]] as const) {
+    const chosen = chooseBackend(requested, env, never);
+    assert.deepEqual([chosen.name, chosen.warning], ["vm", undefined]);
+    assert.match(chosen.reason, /^chosen with /);
+  }
+  // macOS and Windows (no native package is built for them), a checkout's missing build and a host that refuses
+  // user namespaces fall back without a word: nothing to install would change it.
+  for (const reason of ["the native backend needs Linux (this is darwin)", "tsbox-runtime or the addon is not built (npm run build:native)", "user namespaces are disabled"]) {
+    assert.deepEqual(chooseBackend(undefined, {}, () => ({ reason })), { name: "vm", reason: `automatic: ${reason}` });
+  }
+  assert.equal(chooseBackend(undefined, {}, () => undefined).name, "native");
+  for (const [platform, arch] of [["darwin", "arm64"], ["darwin", "x64"], ["win32", "x64"], ["linux", "ia32"]]) assert.equal(nativePackageName(platform, arch), undefined);
+  assert.equal(nativePackageName("linux", "x64"), "@tsbox/linux-x64-gnu");
+  // This host's own facts: a checkout (this one) or a host without a package names none to install.
+  const here = nativeUnavailable();
+  if (here) assert.equal(here.missingPackage, undefined, here.reason);
+});
 
 for (const who of identities()) {
   describe(`a locked-down caller, tsbox run as ${who.name}`, () => {

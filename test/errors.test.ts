@@ -10,7 +10,7 @@ import { chmodSync, chownSync, existsSync, lchownSync, mkdirSync, mkdtempSync, r
 import { execFileSync } from "node:child_process";
 import { dirname, join } from "node:path";
 import { identities, cleanupIdentities, notAsSingle } from "./helpers/identities.js";
-import { tsbox, type CliResult } from "./helpers/cli.js";
+import { runJsonScript, tsbox, type CliResult } from "./helpers/cli.js";
 import { snapshot, assertNoLeaks, type Snapshot } from "./helpers/leaks.js";
 import { TestNetns } from "./helpers/netns.js";
 import { errorHint } from "../src/cli/error-hints.js";
@@ -18,9 +18,11 @@ import { readFileSync } from "node:fs";
 import { CONTAINER_ERROR_REASONS, ContainerError } from "../src/errors.js";
 import { build } from "esbuild";
 import { tmpdir } from "node:os";
-import { pathToFileURL } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 
 after(cleanupIdentities);
+
+const dataDirScript = fileURLToPath(new URL("./helpers/data-dir-error-script.ts", import.meta.url));
 
 it("names the vm's cache where it cannot be made, with the variables that move it (a CI's read-only HOME)", () => {
   const err = Object.assign(new Error("EACCES: permission denied, mkdir '/ro/.cache/tsbox/vm'"), { code: "EACCES", path: "/ro/.cache/tsbox/vm" });
@@ -225,6 +227,32 @@ for (const who of identities()) {
       }
       // Under /proc, where Node's recursive mkdir never returned (100 % CPU, deaf to Ctrl-C): an error.
       oneLine(await tsbox(who, ["run", "--rm", "busybox", "true"], { env: { TSBOX_DATA_DIR: "/proc/tsbox-data" }, timeoutMs: 30_000 }), 125, /ENOENT: no such file or directory, mkdir '\/proc\/tsbox-data'/);
+    });
+
+    it("new Runtime() where the data dir cannot be made: a TsboxError naming the data dir and what to do, Node's error its cause", async () => {
+      // Under a file (every user, root too); in a read-only HOME (0555: only users are denied).
+      const roHome = join(who.scratch, "ro-home");
+      mkdirSync(roHome);
+      chownSync(roHome, who.uid, who.gid);
+      chmodSync(roHome, 0o555);
+      const underFile = "/etc/hostname/tsbox-data";
+      try {
+        const r = await runJsonScript(who, dataDirScript, [underFile, ...(who.uid === 0 ? [] : [`home:${roHome}`])]);
+        const owner = (dir: string) => (who.uid === 0 ? "" : `, which does not exist and cannot be made: ${dir} belongs to root \\(uid 0\\)`);
+        assert.deepEqual({ ...r[underFile], message: undefined }, { tsbox: true, name: "TsboxError", message: undefined, exitCode: 125, causeCode: "ENOTDIR", causePath: underFile });
+        assert.match(r[underFile].message, new RegExp(`^ENOTDIR: not a directory, mkdir '${underFile}' \\(tsbox keeps images and containers in ${underFile}${owner(dirname(underFile))}: set TSBOX_DATA_DIR \\(or XDG_DATA_HOME\\) to a directory you own\\)$`));
+        if (who.uid !== 0) {
+          const home = r[`home:${roHome}`];
+          assert.deepEqual([home.tsbox, home.causeCode, home.causePath], [true, "EACCES", join(roHome, ".local")]);
+          assert.equal(home.message, `EACCES: permission denied, mkdir '${join(roHome, ".local")}' (tsbox keeps images and containers in ${join(roHome, ".local", "share", "tsbox")}: set TSBOX_DATA_DIR (or XDG_DATA_HOME) to a directory you own)`);
+          // The CLI says the same, once.
+          const cli = await tsbox(who, ["images"], { env: { HOME: roHome, TSBOX_DATA_DIR: "" } });
+          assert.equal(cli.stderr, `tsbox: ${home.message}\n`);
+          assert.equal(cli.code, 1);
+        }
+      } finally {
+        rmSync(roHome, { recursive: true, force: true });
+      }
     });
 
     it("a data dir reached through the user's own symlink (TSBOX_DATA_DIR, XDG_DATA_HOME, a dotfiles ~/.local) works at its real path", async () => {

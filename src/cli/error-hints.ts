@@ -3,10 +3,10 @@
  * Node's own text ("EACCES: permission denied, mkdir '/home/u'") says what
  * failed, not that it was tsbox's data directory nor how to move it.
  */
-import { statSync, statfsSync } from "node:fs";
+import { statfsSync } from "node:fs";
 import { dirname } from "node:path";
 import { defaultDataDir, userCacheDir } from "../paths.js";
-import { userName } from "../data-dir.js";
+import { dataDirAdvice, REFUSED_CODES } from "../data-dir.js";
 import { errorMessage } from "../errors.js";
 
 /** The error's message with its hint, if it has one: `message (hint)`. */
@@ -16,6 +16,12 @@ export function hintedMessage(err: unknown, env: NodeJS.ProcessEnv): string {
 }
 
 export function errorHint(err: unknown, env: NodeJS.ProcessEnv): string | undefined {
+  const hint = systemErrorHint(err, env);
+  // The library's own error may say it already (openDataDir's: the data dir it could not make).
+  return hint !== undefined && !errorMessage(err).includes(hint) ? hint : undefined;
+}
+
+function systemErrorHint(err: unknown, env: NodeJS.ProcessEnv): string | undefined {
   // Ours wrap the system error they explain (an unpack's "no space left on device while …"): its code counts.
   const wrapped = err instanceof Error && (err.cause as NodeJS.ErrnoException | undefined)?.code !== undefined ? err.cause : err;
   const e = wrapped as NodeJS.ErrnoException | undefined;
@@ -29,7 +35,7 @@ export function errorHint(err: unknown, env: NodeJS.ProcessEnv): string | undefi
   const data = defaultDataDir(env);
   const path = e.path;
   const inside = (dir: string) => path === dir || path.startsWith(dir + "/");
-  const refused = ["EACCES", "EPERM", "EROFS", "ENOTDIR"].includes(e.code);
+  const refused = REFUSED_CODES.includes(e.code);
   // The data dir itself, inside it, or one of its parents that mkdir -p had to make. The cache only by its own
   // path or one inside it: a missing home is every config and cache dir's parent (`login` without a HOME was
   // told about the vm's state).
@@ -39,28 +45,9 @@ export function errorHint(err: unknown, env: NodeJS.ProcessEnv): string | undefi
     return `tsbox keeps the vm's saved state in ${cache}: make it writable, or set XDG_CACHE_HOME (or TSBOX_CACHE_DIR) to a directory you own`;
   }
   if (!ours) return undefined;
-  // Never "make it writable" when it is another user's: sharing it gives each user the other's containers.
-  if (refused) return `tsbox keeps images and containers in ${data}${othersOwner(data)}: set TSBOX_DATA_DIR (or XDG_DATA_HOME) to a directory you own`;
+  if (refused) return dataDirAdvice(e, data);
   if (full) return fullHint(data);
   return undefined;
-}
-
-/**
- * ", which belongs to <user>" when the data dir is another user's; when it does not exist, that its nearest existing
- * parent, where mkdir failed, is (HOME=/nonexistent: `/` is root's, not the data dir).
- */
-function othersOwner(data: string): string {
-  const uid = process.geteuid?.();
-  if (uid === undefined) return "";
-  for (let dir = data; ; dir = dirname(dir)) {
-    try {
-      const owner = statSync(dir).uid;
-      if (owner === uid) return "";
-      return dir === data ? `, which belongs to ${userName(owner)}` : `, which does not exist and cannot be made: ${dir} belongs to ${userName(owner)}`;
-    } catch {
-      if (dir === dirname(dir)) return "";
-    }
-  }
 }
 
 function fullHint(data: string): string {
