@@ -140,6 +140,19 @@ export type { PullEvent, PullOptions, PullResult, PushOptions, PushResult };
 
 export type ContainerInfo = ContainerState;
 
+/** Whether this process said its automatic backend choice's warning (BackendChoice.warning) already. */
+let fallbackWarned = false;
+
+/**
+ * A Runtime dropped without `close()` (a server's `new Runtime()` per request) kept its idle warm helper until
+ * Node exited: one `tsbox-runtime serve` process per Runtime ever made. Once one is collected, the backends it
+ * made itself are closed as `close()` would (a busy helper still ends only after its runs; a backend given
+ * to the Runtime is its giver's).
+ */
+const dropped = new FinalizationRegistry<Backend[]>((owned) => {
+  for (const backend of owned) void Promise.resolve(backend.close?.()).catch(() => {});
+});
+
 /**
  * The entry point: `new Runtime().run({ image, cmd })`. Owns the data dir
  * (image store, layer cache, container bundles) and hands validated
@@ -147,19 +160,6 @@ export type ContainerInfo = ContainerState;
  * process using the same data dir: `get`, `list` and the lifecycle verbs
  * work on containers any tsbox process (CLI or library) made.
  */
-/**
- * A Runtime dropped without `close()` (a server's `new Runtime()` per request) kept its idle warm helper until
- * Node exited: one `tsbox-runtime serve` process per Runtime ever made. Once one is collected, the backends it
- * made itself are closed as `close()` would (a busy helper still ends only after its runs; a backend given
- * to the Runtime is its giver's).
- */
-/** Whether this process said its automatic backend choice's warning (BackendChoice.warning) already. */
-let fallbackWarned = false;
-
-const dropped = new FinalizationRegistry<Backend[]>((owned) => {
-  for (const backend of owned) void Promise.resolve(backend.close?.()).catch(() => {});
-});
-
 export class Runtime implements ContainerOwner {
   readonly dataDir: string;
   readonly backend: Backend;
