@@ -398,63 +398,69 @@ for (const who of identities()) {
     });
 
     it("Ctrl-C or SIGTERM of stop finishes the stop first (a foreground container still gets its SIGKILL); the third leaves", notAsSingle(who), async () => {
-      // A foreground container's escalation is the stop CLI's own: before, Ctrl-C cancelled it between the stop
-      // signal and the SIGKILL, and the container ran on for good.
-      const fg = tsbox(who, ["run", "--name", "fg-stop", "busybox", "sh", "-c", 'trap "echo got-term" TERM; echo ready; while :; do sleep 0.1; done'], { timeoutMs: 60_000 });
-      await until("ready", async () => (await tsbox(who, ["logs", "fg-stop"])).stdout.includes("ready"));
-      for (const [round, signal] of (["SIGINT", "SIGTERM"] as const).entries()) {
-        let pid = 0;
-        const stopping = tsbox(who, ["stop", "-t", "2", "fg-stop"], { onSpawn: (p) => (pid = p) });
-        // This round's (the log keeps the first round's: a signal sent on that one came before this stop's own).
-        await until("the stop signal", async () => (await tsbox(who, ["logs", "fg-stop"])).stdout.split("got-term").length === round + 2);
-        signalSpawned(pid, signal);
-        const r = await stopping;
-        assert.equal(r.signal, signal, "it still dies of the signal, once done");
-        assert.match(r.stderr, /^tsbox: finishing the stop first \(SIGKILL after the timeout\); interrupt twice more to leave it unfinished\n$/);
-        if (signal === "SIGINT") {
-          assert.equal((await fg).code, 137, "the foreground run got its SIGKILL");
-          assert.equal(state(who, "fg-stop").status, "exited");
-          // The same container, monitored this time (its monitor escalates): the CLI's third signal leaves at once.
-          await ok(who, ["start", "fg-stop"]);
-          await until("its restart", async () => (await tsbox(who, ["logs", "fg-stop"])).stdout.split("ready").length === 3);
+      try {
+        // A foreground container's escalation is the stop CLI's own: before, Ctrl-C cancelled it between the stop
+        // signal and the SIGKILL, and the container ran on for good.
+        const fg = tsbox(who, ["run", "--name", "fg-stop", "busybox", "sh", "-c", 'trap "echo got-term" TERM; echo ready; while :; do sleep 0.1; done'], { timeoutMs: 60_000 });
+        await until("ready", async () => (await tsbox(who, ["logs", "fg-stop"])).stdout.includes("ready"));
+        for (const [round, signal] of (["SIGINT", "SIGTERM"] as const).entries()) {
+          let pid = 0;
+          const stopping = tsbox(who, ["stop", "-t", "2", "fg-stop"], { onSpawn: (p) => (pid = p) });
+          // This round's (the log keeps the first round's: a signal sent on that one came before this stop's own).
+          await until("the stop signal", async () => (await tsbox(who, ["logs", "fg-stop"])).stdout.split("got-term").length === round + 2);
+          signalSpawned(pid, signal);
+          const r = await stopping;
+          assert.equal(r.signal, signal, "it still dies of the signal, once done");
+          assert.match(r.stderr, /^tsbox: finishing the stop first \(SIGKILL after the timeout\); interrupt twice more to leave it unfinished\n$/);
+          if (signal === "SIGINT") {
+            assert.equal((await fg).code, 137, "the foreground run got its SIGKILL");
+            assert.equal(state(who, "fg-stop").status, "exited");
+            // The same container, monitored this time (its monitor escalates): the CLI's third signal leaves at once.
+            await ok(who, ["start", "fg-stop"]);
+            await until("its restart", async () => (await tsbox(who, ["logs", "fg-stop"])).stdout.split("ready").length === 3);
+          }
         }
-      }
-      assert.equal(state(who, "fg-stop").signal, "SIGKILL");
-      let pid = 0;
-      await ok(who, ["start", "fg-stop"]);
-      await until("its restart", async () => (await tsbox(who, ["logs", "fg-stop"])).stdout.split("ready").length === 4);
-      const stopping = tsbox(who, ["stop", "-t", "60", "fg-stop"], { onSpawn: (p) => (pid = p) });
-      await until("the stop signal", async () => (await tsbox(who, ["logs", "fg-stop"])).stdout.split("got-term").length === 4);
-      for (let i = 0; i < 3; i++) await signalOneByOne(pid, "SIGINT");
-      const forced = await stopping;
-      assert.equal(forced.signal, "SIGINT");
-      assert.match(forced.stderr, /got 3 SIGTERM\/SIGINTs, forcefully exiting\n$/);
-      await ok(who, ["rm", "-f", "fg-stop"]);
+        assert.equal(state(who, "fg-stop").signal, "SIGKILL");
+        let pid = 0;
+        await ok(who, ["start", "fg-stop"]);
+        await until("its restart", async () => (await tsbox(who, ["logs", "fg-stop"])).stdout.split("ready").length === 4);
+        const stopping = tsbox(who, ["stop", "-t", "60", "fg-stop"], { onSpawn: (p) => (pid = p) });
+        await until("the stop signal", async () => (await tsbox(who, ["logs", "fg-stop"])).stdout.split("got-term").length === 4);
+        for (let i = 0; i < 3; i++) await signalOneByOne(pid, "SIGINT");
+        const forced = await stopping;
+        assert.equal(forced.signal, "SIGINT");
+        assert.match(forced.stderr, /got 3 SIGTERM\/SIGINTs, forcefully exiting\n$/);
+        await ok(who, ["rm", "-f", "fg-stop"]);
 
-      // A stop that waits for ever (the container's --stop-timeout -1, or -t -1) has no SIGKILL to finish: the first
-      // signal ends it, the container left running (before, `timeout 6 tsbox stop` of one never ended).
-      await ok(who, ["run", "-d", "--name", "forever", "--stop-timeout", "-1", "busybox", "sh", "-c", 'trap "echo got-term" TERM; echo ready; while :; do sleep 0.1; done']);
-      await until("ready", async () => (await tsbox(who, ["logs", "forever"])).stdout.includes("ready"));
-      for (const [round, time] of [[], ["-t", "-1"]].entries()) {
-        let stopPid = 0;
-        const endless = tsbox(who, ["stop", ...time, "forever"], { onSpawn: (p) => (stopPid = p) });
-        await until("the stop signal", async () => (await tsbox(who, ["logs", "forever"])).stdout.split("got-term").length === round + 2);
-        signalSpawned(stopPid, "SIGTERM");
-        const r = await endless;
-        assert.deepEqual([r.signal, r.stderr], ["SIGTERM", ""], time.join(" "));
-        assert.equal(state(who, "forever").status, "running");
+        // A stop that waits for ever (the container's --stop-timeout -1, or -t -1) has no SIGKILL to finish: the first
+        // signal ends it, the container left running (before, `timeout 6 tsbox stop` of one never ended).
+        await ok(who, ["run", "-d", "--name", "forever", "--stop-timeout", "-1", "busybox", "sh", "-c", 'trap "echo got-term" TERM; echo ready; while :; do sleep 0.1; done']);
+        await until("ready", async () => (await tsbox(who, ["logs", "forever"])).stdout.includes("ready"));
+        for (const [round, time] of [[], ["-t", "-1"]].entries()) {
+          let stopPid = 0;
+          const endless = tsbox(who, ["stop", ...time, "forever"], { onSpawn: (p) => (stopPid = p) });
+          await until("the stop signal", async () => (await tsbox(who, ["logs", "forever"])).stdout.split("got-term").length === round + 2);
+          signalSpawned(stopPid, "SIGTERM");
+          const r = await endless;
+          assert.deepEqual([r.signal, r.stderr], ["SIGTERM", ""], time.join(" "));
+          assert.equal(state(who, "forever").status, "running");
+        }
+        // Beside one with a timeout: the signal is held until that one's SIGKILL, then ends the CLI.
+        // (5 s: with 1 the SIGKILL came before a loaded machine's polls of both logs, and the signal found no stop to finish.)
+        await ok(who, ["run", "-d", "--name", "timed", "--stop-timeout", "5", "busybox", "sh", "-c", 'trap "echo got-term" TERM; echo ready; while :; do sleep 0.1; done']);
+        await until("ready", async () => (await tsbox(who, ["logs", "timed"])).stdout.includes("ready"));
+        let bothPid = 0;
+        const both = tsbox(who, ["stop", "timed", "forever"], { onSpawn: (p) => (bothPid = p) });
+        await until("both stop signals", async () => (await tsbox(who, ["logs", "timed"])).stdout.includes("got-term") && (await tsbox(who, ["logs", "forever"])).stdout.split("got-term").length === 4);
+        signalSpawned(bothPid, "SIGTERM");
+        const r = await both;
+        assert.deepEqual([r.signal, r.stderr], ["SIGTERM", "tsbox: finishing the stop first (SIGKILL after the timeout); interrupt twice more to leave it unfinished\n"]);
+        assert.deepEqual([state(who, "timed").status, state(who, "timed").signal, state(who, "forever").status], ["exited", "SIGKILL", "running"]);
+        await ok(who, ["rm", "-f", "forever", "timed"]);
+      } finally {
+        // A failed assertion leaves none of them running into the next test's leak check.
+        await tsbox(who, ["rm", "-f", "fg-stop", "forever", "timed"]);
       }
-      // Beside one with a timeout: the signal is held until that one's SIGKILL, then ends the CLI.
-      await ok(who, ["run", "-d", "--name", "timed", "--stop-timeout", "1", "busybox", "sh", "-c", 'trap "echo got-term" TERM; echo ready; while :; do sleep 0.1; done']);
-      await until("ready", async () => (await tsbox(who, ["logs", "timed"])).stdout.includes("ready"));
-      let bothPid = 0;
-      const both = tsbox(who, ["stop", "timed", "forever"], { onSpawn: (p) => (bothPid = p) });
-      await until("both stop signals", async () => (await tsbox(who, ["logs", "timed"])).stdout.includes("got-term") && (await tsbox(who, ["logs", "forever"])).stdout.split("got-term").length === 4);
-      signalSpawned(bothPid, "SIGTERM");
-      const r = await both;
-      assert.deepEqual([r.signal, r.stderr], ["SIGTERM", "tsbox: finishing the stop first (SIGKILL after the timeout); interrupt twice more to leave it unfinished\n"]);
-      assert.deepEqual([state(who, "timed").status, state(who, "timed").signal, state(who, "forever").status], ["exited", "SIGKILL", "running"]);
-      await ok(who, ["rm", "-f", "forever", "timed"]);
     });
 
     it("the third Ctrl-C or SIGTERM ends an attached CLI whose container ignores them (docker-cli's forcefully exiting)", notAsSingle(who), async () => {
