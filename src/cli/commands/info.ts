@@ -216,7 +216,7 @@ function cgroupLines(probe: unknown, hostRoot: boolean, layout: string): { lines
  * boots with the unified hierarchy (README "Rootless").
  */
 function delegationHint(layout: string): string {
-  if (layout === "v2") return "a systemd user session with Delegate=yes gives one (systemd-run --user --scope, or user@.service)";
+  if (layout !== "v1" && layout !== "hybrid") return "a systemd user session with Delegate=yes gives one on a cgroup v2 host (systemd-run --user --scope, or user@.service)";
   return `on a ${layout} host systemd delegates no v1 controller to a user: root can give this user its own cgroup of each controller (chown the directories /proc/self/cgroup names, with their cgroup.procs), or the host can boot with cgroup v2 (systemd.unified_cgroup_hierarchy=1)`;
 }
 
