@@ -146,12 +146,12 @@ const HEALTHCHECK_KINDS: OptionKinds<HealthcheckOptions> = {
   retries: "number",
 };
 
-/** Throws a UsageError naming the first option of the wrong kind (or an unknown one). */
 /** Whether Node's `run` takes an option of this name (the browser's `run` tells a typo from what a page lacks). */
 export function isRunOption(key: string): boolean {
   return Object.hasOwn(KINDS, key);
 }
 
+/** Throws a UsageError naming the first option of the wrong kind (or an unknown one). */
 export function checkRunOptionTypes(options: unknown): void {
   if (!isObject(options)) throw new UsageError(`run options: expected an object, got ${describeValue(options)}`);
   // (the 60 names are not listed: the declarations' RunOptions are)

@@ -87,7 +87,9 @@ export async function infoCommand(args: string[], ctx: CliContext): Promise<numb
   }
   // The host's cgroups and networking serve native containers; a vm container's are the guest's (its cgroup2 always
   // has every controller; its bridges are the guest's own), so under the vm backend the host's lines would mislead.
-  const cgroups = vm ? { lines: ["cgroups:       the guest's cgroup2: limits, stats and pause of vm containers"] } : cgroupLines(probe?.result, isHostRoot(identity), (probe?.result as { cgroup?: string } | null)?.cgroup ?? "unknown");
+  // The cgroup layout as tsbox-runtime sees it (native-rs/container/src/cgroups/layout.rs).
+  const hostCgroup = (probe?.result as { cgroup?: string } | null)?.cgroup ?? "unknown";
+  const cgroups = vm ? { lines: ["cgroups:       the guest's cgroup2: limits, stats and pause of vm containers"] } : cgroupLines(probe?.result, isHostRoot(identity), hostCgroup);
   if (cgroups.warning) warnings.push(cgroups.warning);
   const hostReport = networkReport(rootlessNetworking(identity), ctx.env, usable ? rootlessNetnsDir(dataDir) : undefined);
   // A vm container's way out is this host's whoever runs it: the setting is the user's, root's too.
@@ -128,8 +130,8 @@ export async function infoCommand(args: string[], ctx: CliContext): Promise<numb
     gidMappings: maps.gidMappings,
     dataDir,
     kernel: checks.kernel ?? null,
-    // The cgroup layout as tsbox-runtime sees it (native-rs/container/src/cgroups/layout.rs); the guest's is v2.
-    cgroup: vm ? "v2" : ((probe?.result as { cgroup?: string } | null)?.cgroup ?? "unknown"),
+    // The host's, or the guest's (v2).
+    cgroup: vm ? "v2" : hostCgroup,
     // What containers run on: the guest's Linux under the vm backend, as Docker Desktop reports its VM's.
     containerKernel: vm ? backend.guest : null,
     probe: probe?.result ?? null,
