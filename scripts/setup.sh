@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+say() { printf '\033[1m==> [%s s] %s\033[0m\n' "$SECONDS" "$*" >&2; }
 . scripts/apt.sh
 
 # gcc-aarch64-linux-gnu links the linux-arm64-gnu package; qemu-user-static load-checks it (test/package.test.ts).
