@@ -140,6 +140,19 @@ for (const who of identities()) {
       oneLine(await tsbox(who, ["frobnicate"]), 125, /unknown command: frobnicate \(see tsbox --help\)/);
       // A typo gets podman's suggestions; `help COMMAND` is that command's help, as docker's.
       oneLine(await tsbox(who, ["rnu", "busybox"]), 125, /^tsbox: unknown command: rnu \(did you mean run, rmi\? see tsbox --help\)$/);
+      // The same within every group, each pointing at its own help.
+      for (const [typed, said] of [
+        [["volume", "lss"], "volume lss (did you mean ls, list? see tsbox volume --help)"],
+        [["network", "conect", "n", "c"], "network conect (did you mean connect? see tsbox network --help)"],
+        [["image", "prnue"], "image prnue (did you mean prune? see tsbox image --help)"],
+        [["container", "exce", "c", "sh"], "container exce (did you mean exec? see tsbox container --help)"],
+        [["system", "dff"], "system dff (did you mean df? see tsbox system --help)"],
+        [["builder", "prun"], "builder prun (did you mean prune? see tsbox builder --help)"],
+        [["vm", "stats"], "vm stats (did you mean status, start? see tsbox vm --help)"],
+        [["volume", "frobnicate"], "volume frobnicate (see tsbox volume --help)"],
+      ] as const) {
+        oneLine(await tsbox(who, [...typed]), 125, new RegExp(`^tsbox: unknown command: ${said.replace(/[()?]/g, "\\$&")}$`));
+      }
       const help = await tsbox(who, ["help", "run"]);
       assert.deepEqual([help.code, help.stdout.split("\n")[0]], [0, "Usage: tsbox run [OPTIONS] IMAGE [COMMAND] [ARG...]"]);
       // No command: docker's help on stdout, exit 0; a group's subcommand has its own usage, as docker's.

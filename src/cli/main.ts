@@ -2,7 +2,6 @@
  * The `tsbox` command. Kept lean for `tsbox run`'s start-up time: other
  * commands, terminals and layer unpacking are loaded only when used.
  */
-import { compareText } from "../compare.js";
 import { errorMessage, UsageError } from "../errors.js";
 import { speakInFlags } from "../vocabulary.js";
 import { runCommand } from "./commands/run.js";
@@ -11,6 +10,7 @@ import { escapeControls } from "./escape.js";
 import { exitCodeOf } from "./exit-code.js";
 import type { CliContext, Command } from "./context.js";
 import { exitCli, fdOutput, readerGone } from "./fd-output.js";
+import { unknownCommand } from "./unknown-command.js";
 
 // `run` is the hot path and loaded up front; the rest on demand.
 const COMMANDS: Record<string, () => Promise<Command>> = {
@@ -151,36 +151,10 @@ export async function main(argv: string[], ctx: CliContext): Promise<number> {
   if (name === "--version" || name === "-v") return (await COMMANDS.version!())(rest, ctx);
   if (name.startsWith("-")) throw new UsageError(`unknown flag: ${name}`);
   const load = COMMANDS[name];
-  if (!load) {
-    const near = similarCommands(name);
-    throw new UsageError(`unknown command: ${name} (${near.length > 0 ? `did you mean ${near.join(", ")}? ` : ""}see tsbox --help)`);
-  }
+  if (!load) throw unknownCommand(name, Object.keys(COMMANDS));
   const command = await load();
   // Reported here, where the command is known: its name decides the exit code (exit-code.ts).
   return command(rest, ctx).catch((err: unknown) => reportError(err, ctx, name));
-}
-
-/** Commands within two edits of a typo (`rnu`, `imagse`, `vloume`), nearest first, as podman suggests them. */
-function similarCommands(typed: string): string[] {
-  return Object.keys(COMMANDS)
-    .map((c) => ({ c, d: editDistance(typed, c) }))
-    .filter(({ c, d }) => d <= Math.min(2, c.length - 1))
-    .sort((a, b) => a.d - b.d || compareText(a.c, b.c))
-    .slice(0, 3)
-    .map(({ c }) => c);
-}
-
-/** Levenshtein distance, a swap of neighbours counting one (Damerau's rule: `rnu` is one from `run`). */
-function editDistance(a: string, b: string): number {
-  const d = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
-  for (let i = 1; i <= a.length; i++) {
-    for (let j = 1; j <= b.length; j++) {
-      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      d[i]![j] = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d[i]![j] = Math.min(d[i]![j]!, d[i - 2]![j - 2]! + 1);
-    }
-  }
-  return d[a.length]![b.length]!;
 }
 
 /** One line on stderr, docker's exit code for `command`'s error (none: before one was chosen). */

@@ -3,7 +3,7 @@
  * the names docker gives the top-level commands inside each group, run as
  * those commands (one implementation each), plus `container prune`.
  */
-import { UsageError } from "../../errors.js";
+import { unknownCommand } from "../unknown-command.js";
 import type { CliContext } from "../context.js";
 import { groupUsage, isHelp } from "../group-command.js";
 
@@ -49,6 +49,6 @@ export async function managementCommand(group: keyof typeof GROUPS, args: string
   if (group === "container" && sub === "prune") return (await import("./prune.js")).containerPrune(rest, ctx);
   if (group === "image" && sub === "prune") return (await import("./prune.js")).imagePrune(rest, ctx);
   const command = aliases[sub];
-  if (!command) throw new UsageError(`unknown command: ${group} ${sub} (see tsbox ${group} --help)`);
+  if (!command) throw unknownCommand(sub, [...Object.keys(aliases), "prune"], group);
   return main([command, ...(sub === "inspect" ? ["--type", group] : []), ...rest], ctx);
 }

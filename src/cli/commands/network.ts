@@ -1,3 +1,4 @@
+import { unknownCommand } from "../unknown-command.js";
 import { errorMessage, hasReason, TsboxError, UsageError } from "../../errors.js";
 import { exitCodeOf } from "../exit-code.js";
 import { compareText } from "../../compare.js";
@@ -139,7 +140,7 @@ export async function networkCommand(args: string[], ctx: CliContext): Promise<n
       return 0;
     }
     default:
-      throw new UsageError(`unknown network command: ${sub} (see tsbox network --help)`);
+      throw unknownCommand(sub, ["create", "ls", "list", "inspect", "rm", "remove", "prune", "connect", "disconnect"], "network");
   }
 }
 

@@ -1,3 +1,4 @@
+import { unknownCommand } from "../unknown-command.js";
 import { UsageError } from "../../errors.js";
 import { defaultDataDir } from "../../paths.js";
 import { Runtime } from "../../runtime.js";
@@ -66,7 +67,7 @@ export async function builderCommand(args: string[], ctx: CliContext, main: (arg
   if (sub === undefined || isHelp(sub)) return groupUsage(sub, BUILDER_USAGE, ctx);
   if (sub === "build") return main(["build", ...rest], ctx);
   if (sub === "prune") return builderPrune(rest, ctx);
-  throw new UsageError(`unknown command: builder ${sub} (see tsbox builder --help)`);
+  throw unknownCommand(sub, ["build", "prune"], "builder");
 }
 
 /**

@@ -1,3 +1,4 @@
+import { unknownCommand } from "../unknown-command.js";
 import { UsageError } from "../../errors.js";
 import { defaultDataDir } from "../../paths.js";
 import { Runtime } from "../../runtime.js";
@@ -49,7 +50,7 @@ export async function systemCommand(args: string[], ctx: CliContext): Promise<nu
   if (sub === "prune") return prune(rest, ctx);
   if (sub === "info") return (await import("./info.js")).infoCommand(rest, ctx);
   if (sub === "events") return (await import("./events.js")).eventsCommand(rest, ctx);
-  throw new UsageError(`unknown command: system ${sub} (see tsbox system --help)`);
+  throw unknownCommand(sub, ["df", "prune", "info", "events"], "system");
 }
 
 async function df(args: string[], ctx: CliContext): Promise<number> {

@@ -1,3 +1,4 @@
+import { unknownCommand } from "../unknown-command.js";
 import { basename } from "node:path";
 import { UsageError } from "../../errors.js";
 import type { CliContext } from "../context.js";
@@ -95,6 +96,6 @@ export async function vmCommand(args: string[], ctx: CliContext): Promise<number
       return 0;
     }
     default:
-      throw new UsageError(`unknown vm command ${sub} (start, stop or status)`);
+      throw unknownCommand(sub, ["start", "stop", "status"], "vm");
   }
 }

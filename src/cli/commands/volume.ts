@@ -1,3 +1,4 @@
+import { unknownCommand } from "../unknown-command.js";
 import { UsageError } from "../../errors.js";
 import { defaultDataDir } from "../../paths.js";
 import { Runtime } from "../../runtime.js";
@@ -67,7 +68,7 @@ export async function volumeCommand(args: string[], ctx: CliContext): Promise<nu
     case "prune":
       return prune(rest, ctx, runtime);
     default:
-      throw new UsageError(`unknown command: volume ${sub} (see tsbox volume --help)`);
+      throw unknownCommand(sub, ["create", "ls", "list", "inspect", "rm", "remove", "prune"], "volume");
   }
 }
 
