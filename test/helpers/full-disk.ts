@@ -1,13 +1,14 @@
 /**
- * A small disk for tests of a full one: a tmpfs mounted in a mount namespace of the test's own (held by a
- * `sleep`), never in the machine's, so nothing else on it sees the mount or fills up. tsbox runs inside it
+ * A small disk for tests of a full one: a tmpfs mounted in a mount namespace of the test's own (its holder:
+ * mount-ns-holder.ts), never in the machine's, so nothing else on it sees the mount or fills up. tsbox runs inside it
  * through `tsbox(who, args, { mountns: disk.ns })`; `disk.sh` runs a shell line there as root.
  */
-import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { execFileSync, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Identity } from "./identities.js";
+import { mountNamespaceHolder } from "./mount-ns-holder.js";
 
 export class FullDisk {
   /** The mount point (a tmpfs only inside `ns`) and the data dir on it. */
@@ -21,12 +22,7 @@ export class FullDisk {
   /** A tmpfs of `size` (mount's syntax: "20m") owned by `who`. */
   static async create(who: Identity, size: string): Promise<FullDisk> {
     const dir = mkdtempSync(join(tmpdir(), "full-disk-"));
-    const mount = `mount -t tmpfs -o size=${size},uid=${who.uid},gid=${who.gid} tmpfs ${dir} && echo ready && exec sleep infinity`;
-    const holder = spawn("unshare", ["-m", "--propagation", "private", "sh", "-c", mount], { stdio: ["ignore", "pipe", "inherit"] });
-    await new Promise<void>((resolve, reject) => {
-      holder.stdout!.once("data", () => resolve());
-      holder.once("exit", (code) => reject(new Error(`mounting the small disk failed (${code})`)));
-    });
+    const holder = await mountNamespaceHolder(`mount -t tmpfs -o size=${size},uid=${who.uid},gid=${who.gid} tmpfs ${dir}`, "mounting the small disk");
     return new FullDisk(holder, dir);
   }
 

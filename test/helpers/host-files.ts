@@ -1,12 +1,13 @@
 /**
  * A host set up otherwise for one test, never the machine's: files bind-mounted over /etc/subuid,
- * /usr/bin/newuidmap, … in a mount namespace of the test's own (held by a `sleep`). tsbox runs inside it through
+ * /usr/bin/newuidmap, … in a mount namespace of the test's own (its holder: mount-ns-holder.ts). tsbox runs inside it through
  * `tsbox(who, args, { mountns: host.ns })`. Root only (the suite's unprivileged identities are run inside it).
  */
-import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { execFileSync, type ChildProcess } from "node:child_process";
 import { chmodSync, copyFileSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { mountNamespaceHolder } from "./mount-ns-holder.js";
 
 /** What goes over a host path: a copy of it without its setuid bit, a file of this text, or nothing runnable. */
 export type Override = { nosuidCopy: true } | { text: string } | { missing: true };
@@ -24,13 +25,7 @@ export class HostFiles {
       chmodSync(file, "nosuidCopy" in what ? 0o755 : 0o644);
       return `mount --bind ${file} ${target}`;
     });
-    const holder = spawn("unshare", ["-m", "--propagation", "private", "sh", "-c", `${binds.join(" && ")} && echo ready && exec sleep infinity`], {
-      stdio: ["ignore", "pipe", "inherit"],
-    });
-    await new Promise<void>((resolve, reject) => {
-      holder.stdout!.once("data", () => resolve());
-      holder.once("exit", (code) => reject(new Error(`bind-mounting the host files failed (${code})`)));
-    });
+    const holder = await mountNamespaceHolder(binds.join(" && "), "bind-mounting the host files");
     return new HostFiles(holder, dir);
   }
 
