@@ -28,6 +28,23 @@ fi
 say "fetching Debian's Rust 1.63 toolchain"
 bash scripts/rust163.sh >/dev/null
 
+say "fetching an arm64 Node for the linux-arm64-gnu package's load check"
+bash scripts/arm64-node.sh >/dev/null
+
+# --- vm backend (issue #4) -------------------------------------------------
+# The v86 guest: i386 kernel, initramfs with busybox + tsbox-agent, SeaBIOS
+# (vm-images/build.sh), then a boot snapshot (vm-images/snapshot.ts, which needs
+# the npm dependencies). Cached by the hash of its inputs: the first build
+# takes minutes (the kernel), later runs do nothing. It runs in the background
+# beside the steps below, which need none of it; it comes after every step that
+# uses apt, so that no two apt runs race on the package lists.
+say "building the vm guest image (vm-images/) in the background"
+vm_log=$(mktemp)
+bash vm-images/build.sh >"$vm_log" 2>&1 &
+vm_build=$!
+trap '[ -z "$vm_build" ] || kill "$vm_build" 2>/dev/null || true; rm -f "$vm_log"' EXIT
+# --------------------------------------------------------------------------
+
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   say "installing npm dependencies"
   npm ci --no-audit --no-fund --loglevel=error
@@ -35,20 +52,22 @@ fi
 
 say "building native addon and tsbox-runtime"
 npm run --silent build:native >/dev/null
-say "building them for linux-arm64-gnu (cross), and an arm64 Node to load-check them"
+say "building them for linux-arm64-gnu (cross)"
 npm run --silent build:native:cross
-bash scripts/arm64-node.sh >/dev/null
 say "fetching the current LTS Node (24) for the package test"
 bash scripts/lts-node.sh >/dev/null
 say "building TypeScript"
 npm run --silent build:ts
 say "building the embedded busybox image"
 npm run --silent build:image
-# --- vm backend (issue #4) -------------------------------------------------
-# The v86 guest: i386 kernel, initramfs with busybox + tsbox-agent, SeaBIOS,
-# and a boot snapshot (vm-images/dist/). Cached by the hash of its inputs:
-# the first build takes ~7 minutes (the kernel), later runs do nothing.
-say "building the vm guest image (vm-images/)"
+say "waiting for the vm guest image"
+if ! wait "$vm_build"; then
+  cat "$vm_log" >&2
+  echo "setup: building the vm guest image failed (vm-images/build.sh; its output is above)" >&2
+  exit 1
+fi
+vm_build=
+cat "$vm_log" >&2
+# Its snapshot (build.sh finds the image up to date now).
 npm run --silent build:vm
-# --------------------------------------------------------------------------
 say "ready: try  npx tsbox run --rm busybox echo hello"
