@@ -168,9 +168,10 @@ done
 for lane in native vm; do
   tmp_var="${lane}_tmp"
   left=$(show_and_kill "${!tmp_var}")
-  if [ -n "$left" ]; then printf '# the %s lane left these running (ended now):\n%s\n' "$lane" "$left" | tee -a "$diagnostics_log" >&2; fi
+  if [ -n "$left" ]; then printf '# the %s lane left these running (ended now):\n%s\n' "$lane" "$left" >>"$diagnostics_log"; fi
 done
-if [ -s "$diagnostics_log" ]; then echo "# lane diagnostics (again):" >&2; cat "$diagnostics_log" >&2; fi
+# What the lanes' supervision found (printed when found too), last, where a CI log is read.
+if [ -s "$diagnostics_log" ]; then echo "# lane diagnostics:" >&2; cat "$diagnostics_log" >&2; fi
 echo "# times: native lane ${native_seconds} s, vm lane $(cat "$vm_seconds_file" 2>/dev/null || echo '?') s, in all $(( $(date +%s) - started_at )) s (static checks after the vm lane)" >&2
 echo "# static checks exited $checks_status, native lane $native_status, vm lane $vm_status" >&2
 [ "$checks_status" -eq 0 ] && [ "$native_status" -eq 0 ] && [ "$vm_status" -eq 0 ]
