@@ -73,25 +73,26 @@ show_and_kill() {
   # shellcheck disable=SC2086
   kill -KILL ${pids//,/ } 2>/dev/null || true
 }
+running() { local state; state=$(ps -o stat= -p "$1") && [[ $state != Z* ]]; }
+# end_lane PID TMP WHY: says why, shows and ends the lane's processes (its runner among them), and reaps the runner.
+end_lane() {
+  { echo "$3"; show_and_kill "$2"; } | tee -a "$diagnostics_log" >&2
+  wait "$1" 2>/dev/null || true
+}
 # supervise NAME PID LOG TMP: waits for a lane's runner and returns its status. A runner that printed its summary
 # and is still there a minute later is held by something a test left: that is printed and ended, and the summary's
 # counts decide. At the deadline the lane ends, failed.
-running() { local state; state=$(ps -o stat= -p "$1") && [[ $state != Z* ]]; }
 supervise() {
   local name=$1 pid=$2 log=$3 tmp=$4 summary_at=0 now
   while running "$pid"; do
     now=$(date +%s)
     if [ "$now" -ge "$deadline" ]; then
-      { echo "# $name lane: still running at the deadline, after $(( now - started_at )) s; its processes (ended now):"
-        show_and_kill "$tmp"; } | tee -a "$diagnostics_log" >&2
-      wait "$pid" 2>/dev/null || true
+      end_lane "$pid" "$tmp" "# $name lane: still running at the deadline, after $(( now - started_at )) s; its processes (ended now):"
       return 1
     fi
     if [ "$summary_at" = 0 ] && grep -q '^# duration_ms' "$log"; then summary_at=$now; fi
     if [ "$summary_at" != 0 ] && [ $(( now - summary_at )) -ge 60 ]; then
-      { echo "# $name lane: its runner printed its summary a minute ago and has not exited; what holds it (ended now):"
-        show_and_kill "$tmp"; } | tee -a "$diagnostics_log" >&2
-      wait "$pid" 2>/dev/null || true
+      end_lane "$pid" "$tmp" "# $name lane: its runner printed its summary a minute ago and has not exited; what holds it (ended now):"
       grep -q '^# fail 0$' "$log" && grep -q '^# cancelled 0$' "$log"
       return
     fi
