@@ -1,5 +1,5 @@
-import { unknownCommand } from "../unknown-command.js";
 import { errorMessage, hasReason, TsboxError, UsageError } from "../../errors.js";
+import { unknownCommand } from "../unknown-command.js";
 import { exitCodeOf } from "../exit-code.js";
 import { compareText } from "../../compare.js";
 import { defaultDataDir } from "../../paths.js";

@@ -1,5 +1,5 @@
-import { unknownCommand } from "../unknown-command.js";
 import { UsageError } from "../../errors.js";
+import { unknownCommand } from "../unknown-command.js";
 import { defaultDataDir } from "../../paths.js";
 import { Runtime } from "../../runtime.js";
 import { confirm } from "../confirm.js";

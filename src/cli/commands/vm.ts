@@ -1,6 +1,6 @@
-import { unknownCommand } from "../unknown-command.js";
 import { basename } from "node:path";
 import { UsageError } from "../../errors.js";
+import { unknownCommand } from "../unknown-command.js";
 import type { CliContext } from "../context.js";
 import { parseFlags } from "../flags.js";
 import { wholeSeconds } from "../../whole-seconds.js";
